@@ -1,0 +1,220 @@
+"""What MiniVoice sends us, read in one place.
+
+`../shared/minivoice/CONTRACT.md` is the source. Where MiniVoice's own page is silent the
+contract marks our reading **(assumed)**; each such reading lives here once (or in
+`calls.actions` for the action schema), so that it is one edit when MiniVoice documents
+otherwise. Everything here is pure parsing: no database, no Django models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import parse_qsl
+
+from django.utils.dateparse import parse_datetime
+
+# -- Delivery (assumed: the Standard Webhooks specification) -------------------------------
+
+# The headers worth keeping with each request, for support and for replay.
+KEPT_HEADERS = (
+    "webhook-id",
+    "webhook-timestamp",
+    "content-type",
+    "content-length",
+    "user-agent",
+)
+# Larger bodies are refused with 413 before they are read (the issue's limit).
+MAX_WEBHOOK_BODY_BYTES = 256 * 1024
+# The answer_url request is small too; the same limit keeps a hostile client cheap.
+MAX_ANSWER_BODY_BYTES = 256 * 1024
+CALL_ID_MAX_LENGTH = 128
+
+# -- Webhook events ---------------------------------------------------------------------
+
+RECORDING_STARTED = "recording.started"
+RECORDING_COMPLETED = "recording.completed"
+RECORDING_FAILED = "recording.failed"
+CALL_INITIATED = "call.initiated"  # assumed
+CALL_RINGING = "call.ringing"  # assumed
+CALL_ANSWERED = "call.answered"  # assumed
+CALL_COMPLETED = "call.completed"  # assumed
+ANSWER_URL_FAILED = "answer_url.failed"  # assumed
+
+RECORDING_EVENTS = frozenset({RECORDING_STARTED, RECORDING_COMPLETED, RECORDING_FAILED})
+CALL_EVENTS = frozenset(
+    {CALL_INITIATED, CALL_RINGING, CALL_ANSWERED, CALL_COMPLETED, ANSWER_URL_FAILED}
+)
+KNOWN_EVENTS = RECORDING_EVENTS | CALL_EVENTS
+
+# `data.status` of call.completed (assumed).
+CALL_END_STATUSES = frozenset({"completed", "busy", "no_answer", "failed", "canceled"})
+
+
+class MalformedRequest(ValueError):
+    """A request we cannot act on; `code` goes into the error envelope."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_json_object(body: bytes) -> dict:
+    """The body as a JSON object, or MalformedRequest."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedRequest("malformed_json", "The body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise MalformedRequest("malformed_json", "The body must be a JSON object.")
+    return value
+
+
+def _text(value: object) -> str:
+    """A scalar from MiniVoice as text; anything else (objects, lists) as empty."""
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, (str, int, float)):
+        return str(value).strip()
+    return ""
+
+
+def _call_id(value: object) -> str:
+    call_id = _text(value)
+    if len(call_id) > CALL_ID_MAX_LENGTH:
+        raise MalformedRequest(
+            "invalid_call_id", f"The call id is longer than {CALL_ID_MAX_LENGTH} characters."
+        )
+    return call_id
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An ISO 8601 `created_at`, or None when absent or unreadable (never an error)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None
+    return parsed
+
+
+# -- answer_url requests --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    """What MiniVoice told us when it asked for actions."""
+
+    call_id: str
+    status: str = ""
+    direction: str = ""
+    from_number: str = ""
+    to_number: str = ""
+    variables: dict = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+# Flat parameters (GET query, form body, flat JSON) that describe the call, not variables.
+_CALL_PARAMS = {"call_id", "from", "to", "direction", "status", "created_at"}
+
+
+def parse_answer_request(*, query: str, body: bytes, content_type: str) -> AnswerRequest:
+    """Read an answer_url request liberally (assumed shape: CONTRACT.md §1).
+
+    Accepts the JSON body (`call.id` or a flat `call_id`), a form-encoded body, and query
+    parameters; query parameters fill in what the body leaves out.
+    """
+    params: dict = dict(parse_qsl(query, keep_blank_values=True))
+    if body.strip():
+        if content_type == "application/json":
+            params.update(parse_json_object(body))
+        elif content_type == "application/x-www-form-urlencoded":
+            try:
+                params.update(parse_qsl(body.decode(), keep_blank_values=True))
+            except UnicodeDecodeError:
+                raise MalformedRequest("malformed_body", "The form body is not UTF-8.") from None
+        else:
+            raise MalformedRequest(
+                "unsupported_media_type", f"Unsupported content type {content_type!r}."
+            )
+
+    call = params.get("call") if isinstance(params.get("call"), Mapping) else {}
+    call_id = _call_id(call.get("id")) or _call_id(params.get("call_id"))
+    if not call_id:
+        raise MalformedRequest("missing_call_id", "The request has no call id (call.id).")
+
+    variables = params.get("variables")
+    if not isinstance(variables, Mapping):
+        # GET and form requests carry variables as plain parameters.
+        variables = {k: v for k, v in params.items() if k not in _CALL_PARAMS | {"call"}}
+    return AnswerRequest(
+        call_id=call_id,
+        status=_text(call.get("status") or params.get("status")),
+        direction=_text(call.get("direction") or params.get("direction")),
+        from_number=_text(call.get("from") or params.get("from")),
+        to_number=_text(call.get("to") or params.get("to")),
+        variables=dict(variables),
+        created_at=parse_timestamp(params.get("created_at")),
+    )
+
+
+# -- Webhook payloads ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """The parts of a webhook payload that intake indexes."""
+
+    event_type: str
+    call_id: str
+    occurred_at: datetime | None
+
+
+def read_event_facts(payload: Mapping) -> EventFacts:
+    """Pull the event type, call id and time from a payload, tolerating any shape.
+
+    Intake must store every signed delivery, so nothing here raises: a field that is
+    missing or of the wrong type reads as empty.
+    """
+    call = payload.get("call") if isinstance(payload.get("call"), Mapping) else {}
+    data = payload.get("data") if isinstance(payload.get("data"), Mapping) else {}
+    try:
+        call_id = _call_id(call.get("id")) or _call_id(data.get("call_id"))
+    except MalformedRequest:
+        call_id = ""
+    return EventFacts(
+        event_type=_text(payload.get("event"))[:64],
+        call_id=call_id,
+        occurred_at=parse_timestamp(payload.get("created_at")),
+    )
+
+
+def event_data(payload: Mapping) -> Mapping:
+    data = payload.get("data")
+    return data if isinstance(data, Mapping) else {}
+
+
+def event_call(payload: Mapping) -> Mapping:
+    call = payload.get("call")
+    return call if isinstance(call, Mapping) else {}
+
+
+def whole_number(value: object) -> int | None:
+    """A non-negative whole number from a payload field, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, float) and value >= 0 and value.is_integer():
+        return int(value)
+    return None
+
+
+def text(value: object, *, max_length: int) -> str:
+    return _text(value)[:max_length]

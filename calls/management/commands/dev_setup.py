@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import base64
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+LOCAL_ADMIN = "admin"
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare a laptop checkout (run by `make run`): generate a local webhook secret "
+        "when none is set, and create a local admin with a random password, printed once."
+    )
+
+    def handle(self, *args, **options) -> None:
+        self._ensure_webhook_secret()
+        self._ensure_local_admin()
+
+    def _ensure_webhook_secret(self) -> None:
+        path = settings.DEV_WEBHOOK_SECRET_FILE
+        if settings.MINIVOICE_WEBHOOK_SECRETS:
+            source = "MINIVOICE_WEBHOOK_SECRET" if not path.exists() else str(path)
+            self.stdout.write(f"Webhook secret: already set ({source}).")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
+        self.stdout.write(self.style.SUCCESS(f"Webhook secret: generated into {path}."))
+
+    def _ensure_local_admin(self) -> None:
+        User = get_user_model()
+        if User.objects.filter(is_superuser=True).exists():
+            self.stdout.write(
+                "Admin: a superuser exists already "
+                "(forgot the password? `python manage.py changepassword admin`)."
+            )
+            return
+        password = secrets.token_urlsafe(12)
+        User.objects.create_superuser(LOCAL_ADMIN, email="", password=password)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Admin: created user {LOCAL_ADMIN!r} with password {password} "
+                "(shown only this once)."
+            )
+        )

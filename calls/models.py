@@ -1,0 +1,187 @@
+"""A call, and every exchange with MiniVoice about it.
+
+`AnswerExchange` and `WebhookEvent` are logs: written once as received and never edited
+by people. `Call` is the state we derive from them, kept current as events are processed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from calls import contract
+
+
+class Call(models.Model):
+    class Status(models.TextChoices):
+        # In lifecycle order: a call only moves forward (see `advance_to`).
+        INITIATED = "initiated", "Initiated"
+        RINGING = "ringing", "Ringing"
+        IN_PROGRESS = "in_progress", "In progress"
+        ENDED = "ended", "Ended"
+
+    class FinalStatus(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        BUSY = "busy", "Busy"
+        NO_ANSWER = "no_answer", "No answer"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    minivoice_id = models.CharField(
+        "MiniVoice call id", max_length=contract.CALL_ID_MAX_LENGTH, unique=True
+    )
+    direction = models.CharField(max_length=32, blank=True)
+    from_number = models.CharField("from", max_length=64, blank=True)
+    to_number = models.CharField("to", max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INITIATED)
+    final_status = models.CharField(max_length=16, choices=FinalStatus.choices, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    last_step = models.CharField(
+        max_length=255, blank=True, help_text="How far the caller got, in plain words."
+    )
+    last_step_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.minivoice_id
+
+    # The rank of each status; a late or duplicate event never moves a call backwards.
+    _RANK = {status: rank for rank, status in enumerate(Status.values)}
+
+    def advance_to(self, status: str) -> bool:
+        """Move to `status` if it is further along; True when the status changed."""
+        if self._RANK[status] <= self._RANK[self.status]:
+            return False
+        self.status = status
+        return True
+
+    def note_step(self, step: str, at: datetime) -> None:
+        """Record how far the caller got, unless we know of a later step already.
+
+        What happens after the call ended (a recording finishing) is not the caller's
+        progress, so it leaves the step alone.
+        """
+        if self.ended_at is not None and at > self.ended_at:
+            return
+        if self.last_step_at is None or at >= self.last_step_at:
+            self.last_step = step[:255]
+            self.last_step_at = at
+
+    def fill_details(
+        self, *, direction: str = "", from_number: str = "", to_number: str = ""
+    ) -> None:
+        """Fill in what we did not know yet; never overwrite what MiniVoice said first."""
+        self.direction = self.direction or direction[:32]
+        self.from_number = self.from_number or from_number[:64]
+        self.to_number = self.to_number or to_number[:64]
+
+
+class AnswerExchange(models.Model):
+    """One answer_url request from MiniVoice and the exact answer we gave."""
+
+    call = models.ForeignKey(
+        Call,
+        on_delete=models.CASCADE,
+        related_name="answer_exchanges",
+        null=True,
+        blank=True,
+        help_text="Empty when the request named no usable call id.",
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    occurred_at = models.DateTimeField(
+        null=True, blank=True, help_text="The request's created_at, by MiniVoice's clock."
+    )
+    method = models.CharField(max_length=8)
+    query_string = models.TextField(blank=True)
+    request_headers = models.JSONField(default=dict, blank=True)
+    request_body = models.TextField(blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    flow = models.CharField(
+        max_length=64, blank=True, help_text="The call flow whose actions we returned."
+    )
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.TextField(help_text="Exactly what we returned to MiniVoice.")
+    duration_ms = models.FloatField(help_text="How long we took to answer.")
+    error = models.TextField(
+        blank=True, help_text="What went wrong while building the answer, if anything."
+    )
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["call", "received_at"]),
+            models.Index(fields=["-received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} answer_url → {self.response_status}"
+
+    @property
+    def at(self) -> datetime:
+        """When MiniVoice asked, by its clock if it said, else by ours."""
+        return self.occurred_at or self.received_at
+
+
+class WebhookEvent(models.Model):
+    """One signed delivery from MiniVoice, stored as received before it is acted on."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (event type we do not act on)"
+        FAILED = "failed", "Failed"
+        MALFORMED = "malformed", "Malformed (body is not a JSON object)"
+
+    # States after which a retried delivery needs no more work.
+    DONE_STATES = frozenset({State.PROCESSED, State.IGNORED, State.MALFORMED})
+
+    webhook_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=64, blank=True, db_index=True)
+    call_minivoice_id = models.CharField(
+        "MiniVoice call id", max_length=contract.CALL_ID_MAX_LENGTH, blank=True
+    )
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text="The payload's created_at.")
+    received_at = models.DateTimeField(default=timezone.now)
+    headers = models.JSONField(default=dict, blank=True)
+    raw_body = models.TextField(help_text="The body exactly as received.")
+    payload = models.JSONField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["call_minivoice_id", "received_at"]),
+            models.Index(fields=["-received_at"]),
+            # Finding the few events still waiting (reconcile, monitoring) stays cheap.
+            models.Index(
+                fields=["received_at"],
+                name="calls_event_unfinished_idx",
+                condition=Q(state__in=["pending", "failed"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or '(no event type)'} {self.webhook_id}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.state in self.DONE_STATES
+
+    @property
+    def at(self) -> datetime:
+        """When it happened, by MiniVoice's clock if it said, else by ours."""
+        return self.occurred_at or self.received_at

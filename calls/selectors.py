@@ -1,0 +1,34 @@
+"""Read-only views of a call's story, for the admin and for operators' commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from calls.models import AnswerExchange, Call, WebhookEvent
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    kind: str  # "answer_url" or "webhook"
+    at: datetime
+    exchange: AnswerExchange | None = None
+    event: WebhookEvent | None = None
+
+
+def call_timeline(*, call: Call) -> list[TimelineEntry]:
+    """Every answer_url exchange and webhook event of the call, in the order they happened.
+
+    Both are placed by MiniVoice's `created_at` when the request had one (delivery can be
+    late or out of order), else by when we received them.
+    """
+    entries = [
+        TimelineEntry(kind="answer_url", at=exchange.at, exchange=exchange)
+        for exchange in call.answer_exchanges.all()
+    ]
+    entries += [
+        TimelineEntry(kind="webhook", at=event.at, event=event)
+        for event in WebhookEvent.objects.filter(call_minivoice_id=call.minivoice_id)
+    ]
+    # Ties (same second) keep answer_url first: we answer before MiniVoice reports.
+    return sorted(entries, key=lambda entry: (entry.at, entry.kind != "answer_url"))

@@ -1,0 +1,281 @@
+"""What happens when MiniVoice asks for actions or tells us about a call.
+
+Views call one function here; Celery tasks call `event_process`. Everything that changes
+several rows happens inside one transaction, and slow work never runs inside one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from calls import contract, flows
+from calls.actions import action_name, ensure_valid
+from calls.models import AnswerExchange, Call, WebhookEvent
+from recordings.services import recording_apply_event
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """The parts of an HTTP request from MiniVoice that we keep."""
+
+    method: str
+    query_string: str
+    headers: dict
+    body: bytes
+    content_type: str
+    started: float  # time.perf_counter() when the request reached the view
+
+    @property
+    def body_text(self) -> str:
+        return self.body.decode(errors="replace")
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 3)
+
+
+# -- answer_url ---------------------------------------------------------------------------
+
+
+def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> AnswerExchange:
+    """Record the call, pick its actions and log the exact answer we give MiniVoice."""
+    now = timezone.now()
+    with transaction.atomic():
+        call = _call_locked(answer.call_id, defaults={"started_at": answer.created_at or now})
+        call.fill_details(
+            direction=answer.direction,
+            from_number=answer.from_number,
+            to_number=answer.to_number,
+        )
+        # MiniVoice asks the answer_url once the call is answered.
+        if call.advance_to(Call.Status.IN_PROGRESS):
+            call.answered_at = call.answered_at or answer.created_at or now
+
+        flow, payload, error = _build_answer(call=call, variables=answer.variables)
+        call.note_step(_answer_step(flow, payload), at=answer.created_at or now)
+        call.save()
+        return AnswerExchange.objects.create(
+            call=call,
+            received_at=now,
+            occurred_at=answer.created_at,
+            flow=flow,
+            response_status=200,
+            response_body=json.dumps(payload),
+            variables=answer.variables,
+            error=error,
+            **_exchange_request_fields(request),
+        )
+
+
+def answer_exchange_reject(
+    *, request: InboundRequest, status: int, response_body: str, error: str
+) -> AnswerExchange:
+    """Log an answer_url request we refused, so support sees MiniVoice's side of it."""
+    return AnswerExchange.objects.create(
+        call=None,
+        response_status=status,
+        response_body=response_body,
+        error=error,
+        **_exchange_request_fields(request),
+    )
+
+
+def _exchange_request_fields(request: InboundRequest) -> dict:
+    return {
+        "method": request.method,
+        "query_string": request.query_string,
+        "request_headers": request.headers,
+        "request_body": request.body_text,
+        "duration_ms": request.elapsed_ms(),
+    }
+
+
+def _build_answer(*, call: Call, variables: Mapping) -> tuple[str, dict, str]:
+    """(flow, payload, error): the flow's actions, or the safe fallback if they fail.
+
+    MiniVoice rejects an invalid payload and the caller hears nothing, so any failure
+    here, a bug or an invalid flow, still answers with valid actions.
+    """
+    try:
+        flow, payload = flows.actions_for_call(call=call, variables=variables)
+        ensure_valid(payload)
+        json.dumps(payload)
+    except Exception:
+        logger.exception("Building the answer for call %s failed", call.minivoice_id)
+        return flows.FALLBACK_FLOW, flows.FALLBACK_PAYLOAD, traceback.format_exc()
+    return flow, payload, ""
+
+
+def _answer_step(flow: str, payload: dict) -> str:
+    names = ", ".join(action_name(action) or "?" for action in payload["actions"])
+    return f"Flow {flow!r}: {names}"
+
+
+# -- Webhook intake -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intake:
+    event: WebhookEvent
+    created: bool  # False: a retry of a delivery we already had
+
+
+def event_ingest(*, webhook_id: str, request: InboundRequest) -> Intake:
+    """Store a signed delivery once, then hand it to a worker after commit.
+
+    The unique webhook_id makes two copies arriving at once store one row. A retry of a
+    delivery whose processing never finished is handed to a worker again.
+    """
+    from calls.tasks import process_webhook_event
+
+    try:
+        payload = contract.parse_json_object(request.body)
+    except contract.MalformedRequest:
+        payload = None
+    facts = contract.read_event_facts(payload or {})
+    event, created = WebhookEvent.objects.get_or_create(
+        webhook_id=webhook_id,
+        defaults={
+            "event_type": facts.event_type,
+            "call_minivoice_id": facts.call_id,
+            "occurred_at": facts.occurred_at,
+            "headers": request.headers,
+            "raw_body": request.body_text,
+            "payload": payload,
+            "state": WebhookEvent.State.PENDING if payload else WebhookEvent.State.MALFORMED,
+        },
+    )
+    if not event.is_done:
+        # robust: a broker that is down must not turn a stored event into a 500; the event
+        # stays pending, and MiniVoice's retry or a reconcile hands it over again.
+        transaction.on_commit(lambda: process_webhook_event.delay(event.pk), robust=True)
+    return Intake(event=event, created=created)
+
+
+# -- Webhook processing -------------------------------------------------------------------
+
+
+def event_process(*, event_id: int) -> WebhookEvent | None:
+    """Apply one stored event to its call and recordings, exactly once.
+
+    The row lock makes a second worker wait, then see the event done. The effects and the
+    PROCESSED state commit together, so a crash halfway leaves the event pending.
+    """
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or event.is_done:
+            return event
+        handler = _HANDLERS.get(event.event_type)
+        if handler is None:
+            event.state = WebhookEvent.State.IGNORED
+            event.error = ""
+        elif not event.call_minivoice_id:
+            event.state = WebhookEvent.State.IGNORED
+            event.error = "The event names no call id, so it was applied to no call."
+        else:
+            handler(event)
+            event.state = WebhookEvent.State.PROCESSED
+            event.error = ""
+        event.attempts += 1
+        event.processed_at = timezone.now()
+        event.save(update_fields=["state", "error", "attempts", "processed_at"])
+    return event
+
+
+def event_mark_failed(*, event_id: int, error: str) -> None:
+    """Keep the failure on the event for support; it stays eligible for another try."""
+    WebhookEvent.objects.filter(pk=event_id).exclude(state__in=WebhookEvent.DONE_STATES).update(
+        state=WebhookEvent.State.FAILED, error=error, attempts=F("attempts") + 1
+    )
+
+
+def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:
+    """The call with this MiniVoice id, created if new, locked for this transaction."""
+    call, _ = Call.objects.get_or_create(minivoice_id=call_id, defaults=defaults or {})
+    return Call.objects.select_for_update().get(pk=call.pk)
+
+
+def _apply_call_event(event: WebhookEvent) -> None:
+    payload = event.payload
+    data = contract.event_data(payload)
+    at = event.at
+    call = _call_locked(event.call_minivoice_id, defaults={"started_at": at})
+    envelope_call = contract.event_call(payload)
+    call.fill_details(
+        direction=contract.text(envelope_call.get("direction"), max_length=32),
+        from_number=contract.text(envelope_call.get("from"), max_length=64),
+        to_number=contract.text(envelope_call.get("to"), max_length=64),
+    )
+    _CALL_TRANSITIONS[event.event_type](call, data, at)
+    call.save()
+
+
+def _call_initiated(call: Call, data: Mapping, at: datetime) -> None:
+    call.started_at = min(call.started_at or at, at)
+    call.note_step("Call initiated", at)
+
+
+def _call_ringing(call: Call, data: Mapping, at: datetime) -> None:
+    call.advance_to(Call.Status.RINGING)
+    call.note_step("Ringing", at)
+
+
+def _call_answered(call: Call, data: Mapping, at: datetime) -> None:
+    call.advance_to(Call.Status.IN_PROGRESS)
+    call.answered_at = min(call.answered_at or at, at)
+    call.note_step("Answered", at)
+
+
+def _call_completed(call: Call, data: Mapping, at: datetime) -> None:
+    call.advance_to(Call.Status.ENDED)
+    call.ended_at = call.ended_at or at
+    status = contract.text(data.get("status"), max_length=16)
+    if not call.final_status and status in contract.CALL_END_STATUSES:
+        call.final_status = status
+    duration = contract.whole_number(data.get("duration_seconds"))
+    call.duration_seconds = duration if duration is not None else call.duration_seconds
+
+
+def _answer_url_failed(call: Call, data: Mapping, at: datetime) -> None:
+    error = data.get("error") if isinstance(data.get("error"), Mapping) else {}
+    code = contract.text(error.get("code"), max_length=64) or "unknown error"
+    message = contract.text(error.get("message"), max_length=150)
+    call.note_step(f"MiniVoice could not use our answer: {code} {message}".strip(), at)
+
+
+_CALL_TRANSITIONS: dict[str, Callable[[Call, Mapping, datetime], None]] = {
+    contract.CALL_INITIATED: _call_initiated,
+    contract.CALL_RINGING: _call_ringing,
+    contract.CALL_ANSWERED: _call_answered,
+    contract.CALL_COMPLETED: _call_completed,
+    contract.ANSWER_URL_FAILED: _answer_url_failed,
+}
+
+
+def _apply_recording_event(event: WebhookEvent) -> None:
+    call = _call_locked(event.call_minivoice_id, defaults={"started_at": event.at})
+    step = recording_apply_event(
+        call=call,
+        event_type=event.event_type,
+        data=contract.event_data(event.payload),
+        at=event.at,
+    )
+    call.note_step(step, event.at)
+    call.save()
+
+
+_HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {
+    **{name: _apply_call_event for name in _CALL_TRANSITIONS},
+    **{name: _apply_recording_event for name in contract.RECORDING_EVENTS},
+}

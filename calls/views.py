@@ -1,0 +1,172 @@
+"""MiniVoice's two doors into the app: the answer_url and the webhook receiver.
+
+Both answer within milliseconds: they check, store, and leave the rest to services and
+Celery. Every refusal uses the error envelope (calls.errors) with the status documented in
+the README.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils.http import parse_header_parameters
+from rest_framework import status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from calls import contract, flows
+from calls.errors import ApiError, envelope
+from calls.models import WebhookEvent
+from calls.services import InboundRequest, answer_call, answer_exchange_reject, event_ingest
+from calls.signatures import SignatureError, verify_signature
+
+logger = logging.getLogger(__name__)
+
+JSON_TYPES = {"application/json"}
+ANSWER_TYPES = {"application/json", "application/x-www-form-urlencoded"}
+
+
+class IgnoreAcceptHeader(BaseContentNegotiation):
+    """Always answer JSON: MiniVoice must get JSON whatever its Accept header says."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class MiniVoiceView(APIView):
+    content_negotiation_class = IgnoreAcceptHeader
+
+
+class AnswerView(MiniVoiceView):
+    """MiniVoice asks what to do on a call; we answer with a valid action payload."""
+
+    def get(self, request: Request) -> HttpResponse:
+        return self.answer(request)
+
+    def post(self, request: Request) -> HttpResponse:
+        return self.answer(request)
+
+    def answer(self, request: Request) -> HttpResponse:
+        inbound = read_inbound(request, max_bytes=contract.MAX_ANSWER_BODY_BYTES)
+        if settings.MINIVOICE_WEBHOOK_SECRETS:
+            require_signature(request, inbound)
+        try:
+            answer = contract.parse_answer_request(
+                query=inbound.query_string, body=inbound.body, content_type=inbound.content_type
+            )
+        except contract.MalformedRequest as exc:
+            code = 415 if exc.code == "unsupported_media_type" else 400
+            body = json.dumps(envelope(exc.code, exc.message))
+            answer_exchange_reject(
+                request=inbound, status=code, response_body=body, error=exc.message
+            )
+            return json_response(body, status=code)
+        try:
+            exchange = answer_call(request=inbound, answer=answer)
+        except Exception:
+            # Even with the database gone, the caller hears an apology, not silence.
+            logger.exception("answer_url failed for call %s", answer.call_id)
+            return json_response(json.dumps(flows.FALLBACK_PAYLOAD), status=200)
+        return json_response(exchange.response_body, status=exchange.response_status)
+
+
+class WebhookView(MiniVoiceView):
+    """MiniVoice reports an event: verify, store once, acknowledge, process later."""
+
+    def post(self, request: Request) -> HttpResponse:
+        inbound = read_inbound(request, max_bytes=contract.MAX_WEBHOOK_BODY_BYTES)
+        if inbound.content_type not in JSON_TYPES:
+            raise ApiError(
+                status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                code="unsupported_media_type",
+                message="Webhooks must be sent as application/json.",
+            )
+        if not settings.MINIVOICE_WEBHOOK_SECRETS:
+            # 503, not 2xx: MiniVoice keeps retrying until the secret is set.
+            raise ApiError(
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                code="not_configured",
+                message="The webhook secret is not configured yet.",
+            )
+        require_signature(request, inbound)
+        webhook_id = request.headers["webhook-id"]
+        if len(webhook_id) > WebhookEvent._meta.get_field("webhook_id").max_length:
+            raise ApiError(
+                status_code=status.HTTP_400_BAD_REQUEST,
+                code="invalid_webhook_id",
+                message="The webhook-id header is longer than 255 characters.",
+            )
+
+        intake = event_ingest(webhook_id=webhook_id, request=inbound)
+        if intake.event.state == WebhookEvent.State.MALFORMED:
+            raise ApiError(
+                status_code=status.HTTP_400_BAD_REQUEST,
+                code="malformed_json",
+                message="The body is not a JSON object. It was kept for support.",
+            )
+        body = {"status": "accepted" if intake.created else "duplicate", "webhook_id": webhook_id}
+        code = status.HTTP_202_ACCEPTED if intake.created else status.HTTP_200_OK
+        return json_response(json.dumps(body), status=code)
+
+
+def read_inbound(request: Request, *, max_bytes: int) -> InboundRequest:
+    """Snapshot the request, refusing a body over `max_bytes` before reading it."""
+    started = time.perf_counter()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ApiError(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            code="bad_content_length",
+            message="The Content-Length header is not a number.",
+        ) from None
+    if declared > max_bytes:
+        raise _too_large(max_bytes)
+    body = request.body
+    if len(body) > max_bytes:
+        raise _too_large(max_bytes)
+    media_type, _ = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
+    return InboundRequest(
+        method=request.method,
+        query_string=request.META.get("QUERY_STRING", ""),
+        headers={
+            name: request.headers[name] for name in contract.KEPT_HEADERS if name in request.headers
+        },
+        body=body,
+        content_type=media_type.lower(),
+        started=started,
+    )
+
+
+def require_signature(request: Request, inbound: InboundRequest) -> None:
+    try:
+        verify_signature(
+            body=inbound.body,
+            headers=request.headers,
+            secrets=settings.MINIVOICE_WEBHOOK_SECRETS,
+        )
+    except SignatureError as exc:
+        raise ApiError(
+            status_code=status.HTTP_401_UNAUTHORIZED, code="invalid_signature", message=str(exc)
+        ) from None
+
+
+def json_response(body: str, *, status: int) -> HttpResponse:
+    """Answer with exactly `body`, the text we also log."""
+    return HttpResponse(body, status=status, content_type="application/json")
+
+
+def _too_large(max_bytes: int) -> ApiError:
+    return ApiError(
+        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        code="payload_too_large",
+        message=f"The body is larger than {max_bytes // 1024} KiB.",
+    )

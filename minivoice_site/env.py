@@ -1,0 +1,68 @@
+"""Typed readers for settings taken from the environment.
+
+Each helper raises ImproperlyConfigured with the variable's name on a bad value, so a
+typo in production is a clear start-up error rather than a silent default.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def envstr(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def envbool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false (got {raw!r})")
+
+
+def envint(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number (got {raw!r})") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum} (got {value})")
+    return value
+
+
+def envlist(name: str, default: list[str] | None = None) -> list[str]:
+    """A comma- or space-separated list; empty items are dropped."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default or [])
+    return [item for item in raw.replace(",", " ").split() if item]
+
+
+def envwebhooksecrets(name: str) -> list[str]:
+    """Standard Webhooks secrets (`whsec_` + base64), space-separated during a rotation."""
+    secrets = envlist(name)
+    for secret in secrets:
+        if not secret.startswith("whsec_"):
+            raise ImproperlyConfigured(f"{name}: every secret must start with 'whsec_'")
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not key:
+            raise ImproperlyConfigured(f"{name}: 'whsec_' must be followed by base64")
+    return secrets

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "MiniVoice support"
+admin.site.site_title = "MiniVoice support"
+admin.site.index_title = "Calls, recordings and what MiniVoice told us"
+
+urlpatterns = [
+    path("minivoice/", include("calls.urls")),
+    path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+]

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.utils import timezone
+
+from calls.models import Call
+
+
+class Recording(models.Model):
+    """A recording of a call, as far as MiniVoice's events have told us.
+
+    It exists as audio only once `recording.completed` arrived (status COMPLETED):
+    `recording.started` alone promises nothing, and `recording.failed` is a normal outcome.
+    """
+
+    class Status(models.TextChoices):
+        # In precedence order: events arrive out of order, and a recording only moves
+        # forward. Completed outranks failed: once MiniVoice says the audio exists, it does.
+        STARTED = "started", "Started"
+        FAILED = "failed", "Failed"
+        COMPLETED = "completed", "Completed"
+
+    minivoice_id = models.CharField(
+        "MiniVoice recording id",
+        max_length=128,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Empty for a recording.failed that named no recording.",
+    )
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="recordings")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    url = models.URLField("media URL", max_length=1024, blank=True)
+    format = models.CharField(max_length=32, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["call", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.minivoice_id or f"failed recording of {self.call_id}"
+
+    _RANK = {status: rank for rank, status in enumerate(Status.values)}
+
+    def advance_to(self, status: str) -> bool:
+        """Move to `status` if it outranks the current one; True when it changed."""
+        if self.status and self._RANK[status] <= self._RANK[self.status]:
+            return False
+        self.status = status
+        return True
+
+    def mark_started(self, at: datetime) -> None:
+        self.started_at = self.started_at or at
+        self.advance_to(self.Status.STARTED)
+
+    def mark_completed(
+        self,
+        at: datetime,
+        *,
+        duration_seconds: int | None,
+        url: str,
+        format: str,
+        size_bytes: int | None,
+    ) -> None:
+        self.completed_at = self.completed_at or at
+        self.duration_seconds = (
+            duration_seconds if duration_seconds is not None else self.duration_seconds
+        )
+        self.url = url or self.url
+        self.format = format or self.format
+        self.size_bytes = size_bytes if size_bytes is not None else self.size_bytes
+        self.advance_to(self.Status.COMPLETED)
+
+    def mark_failed(self, at: datetime, *, reason: str) -> None:
+        self.failed_at = self.failed_at or at
+        self.failure_reason = reason or self.failure_reason
+        self.advance_to(self.Status.FAILED)
