@@ -64,6 +64,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "minivoice_site.context_processors.instance",
             ],
         },
     },
@@ -131,8 +132,10 @@ REST_FRAMEWORK = {
 
 # Celery: with no broker, tasks run in-process (after the transaction commits), so a
 # laptop needs nothing else installed. Setting CELERY_BROKER_URL turns on real workers.
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+_broker_url = envstr("CELERY_BROKER_URL")
+CELERY_TASK_ALWAYS_EAGER = not _broker_url
+# In-process mode needs no broker; "memory://" keeps Kombu from looking for one.
+CELERY_BROKER_URL = _broker_url or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

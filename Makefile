@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint chromium worker clean
+
+# Reinstalled only when a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## run: set up, migrate, create a local admin and webhook secret, serve on 127.0.0.1:8000
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py dev_setup
+	@echo ""
+	@echo "  Admin:    http://$(HOST):$(PORT)/admin/   (user and password above)"
+	@echo "  Webhooks: http://$(HOST):$(PORT)/minivoice/webhooks/"
+	@echo "  Answer:   http://$(HOST):$(PORT)/minivoice/answer/"
+	@echo ""
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## test: set up, lint, check migrations, run every test
+test: $(VENV)/.installed chromium lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest
+
+# The admin's browser tests drive the system's Chromium from Debian rather than a
+# browser Playwright downloads. Installed once, with apt, when it is missing.
+chromium:
+	@command -v chromium >/dev/null || { \
+		echo "Installing Debian's chromium for the admin's browser tests (needs root)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	}
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## worker: a Celery worker and beat, for when CELERY_BROKER_URL is set
+worker: $(VENV)/.installed
+	$(VENV)/bin/celery -A minivoice_site worker --beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
