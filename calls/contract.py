@@ -63,14 +63,14 @@ class MalformedRequest(ValueError):
 
 
 def parse_json_object(body: bytes) -> dict:
-    """The body as a JSON object, or MalformedRequest."""
+    """The body as a JSON object (NUL characters replaced), or MalformedRequest."""
     try:
         value = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise MalformedRequest("malformed_json", "The body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise MalformedRequest("malformed_json", "The body must be a JSON object.")
-    return value
+    return without_nul(value)
 
 
 def _text(value: object) -> str:
@@ -82,8 +82,25 @@ def _text(value: object) -> str:
     return ""
 
 
+def without_nul(value: object) -> object:
+    """`value` with every NUL character replaced by U+FFFD, through dicts and lists.
+
+    PostgreSQL's text and jsonb cannot hold U+0000; a request carrying one must still be
+    stored (and answered) rather than fail on insert.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 def _call_id(value: object) -> str:
     call_id = _text(value)
+    if any(ord(char) < 0x20 for char in call_id):
+        raise MalformedRequest("invalid_call_id", "The call id has control characters.")
     if len(call_id) > CALL_ID_MAX_LENGTH:
         raise MalformedRequest(
             "invalid_call_id", f"The call id is longer than {CALL_ID_MAX_LENGTH} characters."
@@ -146,6 +163,8 @@ def parse_answer_request(*, query: str, body: bytes, content_type: str) -> Answe
 
     call = params.get("call") if isinstance(params.get("call"), Mapping) else {}
     call_id = _call_id(call.get("id")) or _call_id(params.get("call_id"))
+    params = without_nul(params)
+    call = without_nul(call)
     if not call_id:
         raise MalformedRequest("missing_call_id", "The request has no call id (call.id).")
 

@@ -39,7 +39,8 @@ class InboundRequest:
 
     @property
     def body_text(self) -> str:
-        return self.body.decode(errors="replace")
+        """The body as storable text: undecodable bytes and NUL become U+FFFD."""
+        return contract.without_nul(self.body.decode(errors="replace"))
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)

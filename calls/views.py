@@ -65,9 +65,13 @@ class AnswerView(MiniVoiceView):
         except contract.MalformedRequest as exc:
             code = 415 if exc.code == "unsupported_media_type" else 400
             body = json.dumps(envelope(exc.code, exc.message))
-            answer_exchange_reject(
-                request=inbound, status=code, response_body=body, error=exc.message
-            )
+            try:
+                answer_exchange_reject(
+                    request=inbound, status=code, response_body=body, error=exc.message
+                )
+            except Exception:
+                # Losing the log line must not turn MiniVoice's 4xx into a 500.
+                logger.exception("Could not log a refused answer_url request")
             return json_response(body, status=code)
         try:
             exchange = answer_call(request=inbound, answer=answer)
@@ -137,9 +141,13 @@ def read_inbound(request: Request, *, max_bytes: int) -> InboundRequest:
     return InboundRequest(
         method=request.method,
         query_string=request.META.get("QUERY_STRING", ""),
-        headers={
-            name: request.headers[name] for name in contract.KEPT_HEADERS if name in request.headers
-        },
+        headers=contract.without_nul(
+            {
+                name: request.headers[name]
+                for name in contract.KEPT_HEADERS
+                if name in request.headers
+            }
+        ),
         body=body,
         content_type=media_type.lower(),
         started=started,

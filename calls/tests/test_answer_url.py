@@ -1,0 +1,501 @@
+"""The answer_url (calls.views.AnswerView): what MiniVoice gets back, and what we keep.
+
+Every test hits the real URL with the real client, then checks the answer and the rows:
+the Call it names and the AnswerExchange that logs the request and our exact answer.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+from django.db import OperationalError
+
+from calls import contract, flows
+from calls.actions import action_name, validate_payload
+from calls.models import AnswerExchange, Call
+from conftest import ANSWER_URL, OTHER_SECRET, signed
+
+CREATED_AT = datetime(2026, 5, 29, 12, 0, tzinfo=UTC)
+DEFAULT_ACTION_NAMES = ["start_recording", "say", "stop_recording"]
+
+# CONTRACT.md §1's example request.
+CONTRACT_EXAMPLE = {
+    "call": {
+        "id": "call_123",
+        "status": "in_progress",
+        "direction": "inbound",
+        "from": "+15550100",
+        "to": "+15550199",
+    },
+    "variables": {"digits": "1"},
+    "created_at": "2026-05-29T12:00:00Z",
+}
+CALL_DETAILS = {"call_id": "call_123", "from": "+15550100", "to": "+15550199"}
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def send(client):
+    """Send any answer_url request, signed like MiniVoice's unless `sign=False`.
+
+    The signed content is the body (empty for a GET); query parameters are not signed.
+    """
+
+    def send(
+        method: str = "POST",
+        *,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        query: str = "",
+        sign: bool = True,
+        headers: dict | None = None,
+        **sign_options,
+    ):
+        extra = signed(body, **sign_options) if sign else {}
+        url = f"{ANSWER_URL}?{query}" if query else ANSWER_URL
+        return client.generic(
+            method, url, data=body, content_type=content_type, **{**extra, **(headers or {})}
+        )
+
+    return send
+
+
+def _json(value: object) -> dict:
+    """Request arguments for a JSON body."""
+    return {"body": json.dumps(value).encode()}
+
+
+def assert_default_flow(response) -> None:
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    payload = response.json()
+    assert [action_name(action) for action in payload["actions"]] == DEFAULT_ACTION_NAMES
+    assert validate_payload(payload).is_valid
+
+
+def assert_refused(response, status: int, code: str) -> None:
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+
+
+def assert_nothing_stored() -> None:
+    assert not Call.objects.exists()
+    assert not AnswerExchange.objects.exists()
+
+
+# -- Answering ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_contract_example_answers_the_default_flow_and_records_call_and_exchange(send):
+    body = json.dumps(CONTRACT_EXAMPLE).encode()
+
+    response = send(body=body, webhook_id="msg_answer_1")
+
+    assert_default_flow(response)
+    call = Call.objects.get()
+    assert call.minivoice_id == "call_123"
+    assert (call.direction, call.from_number, call.to_number) == (
+        "inbound",
+        "+15550100",
+        "+15550199",
+    )
+    assert call.status == Call.Status.IN_PROGRESS
+    assert call.started_at == call.answered_at == call.last_step_at == CREATED_AT
+    assert "default" in call.last_step
+    assert ", ".join(DEFAULT_ACTION_NAMES) in call.last_step
+
+    exchange = AnswerExchange.objects.get()
+    assert exchange.call == call
+    assert exchange.method == "POST"
+    assert exchange.query_string == ""
+    assert exchange.request_body == body.decode()
+    assert exchange.request_headers["webhook-id"] == "msg_answer_1"
+    assert exchange.request_headers["webhook-timestamp"]
+    assert exchange.request_headers["content-type"] == "application/json"
+    assert "webhook-signature" not in exchange.request_headers
+    assert exchange.variables == {"digits": "1"}
+    assert exchange.flow == flows.DEFAULT_FLOW == "default"
+    assert exchange.response_status == 200
+    assert exchange.response_body.encode() == response.content
+    assert exchange.duration_ms >= 0
+    assert exchange.occurred_at == CREATED_AT
+    assert exchange.error == ""
+
+
+GET_PARAMS = {**CALL_DETAILS, "direction": "inbound", "digits": "1"}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param(
+            _json({**CALL_DETAILS, "direction": "inbound", "variables": {"digits": "1"}}),
+            id="flat-call_id-json",
+        ),
+        pytest.param({"method": "GET", "query": urlencode(GET_PARAMS)}, id="get-query"),
+        pytest.param(
+            {"body": urlencode(GET_PARAMS).encode(), "content_type": FORM}, id="form-post"
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_other_request_shapes_record_the_call(send, kwargs):
+    response = send(**kwargs)
+
+    assert_default_flow(response)
+    call = Call.objects.get()
+    assert call.minivoice_id == "call_123"
+    assert (call.direction, call.from_number, call.to_number) == (
+        "inbound",
+        "+15550100",
+        "+15550199",
+    )
+    assert call.status == Call.Status.IN_PROGRESS
+    assert call.answered_at is not None
+    assert call.last_step
+    exchange = AnswerExchange.objects.get()
+    assert exchange.call == call
+    assert exchange.method == kwargs.get("method", "POST")
+    assert exchange.query_string == kwargs.get("query", "")
+    assert exchange.request_body == kwargs.get("body", b"").decode()
+    assert exchange.variables == {"digits": "1"}
+    assert exchange.flow == "default"
+    assert exchange.response_status == 200
+    assert exchange.response_body.encode() == response.content
+    assert exchange.occurred_at is None  # no created_at was sent
+
+
+@pytest.mark.django_db
+def test_a_later_request_for_the_same_call_reuses_it_and_keeps_what_was_known(send):
+    send(body=json.dumps(CONTRACT_EXAMPLE).encode())
+    later = CREATED_AT + timedelta(seconds=20)
+    after_collect = {
+        "call": {"id": "call_123", "direction": "outbound", "from": "+1999", "to": "+1888"},
+        "variables": {"digits": "42"},
+        "created_at": later.isoformat(),
+    }
+
+    response = send(body=json.dumps(after_collect).encode())
+
+    assert_default_flow(response)
+    call = Call.objects.get()
+    assert (call.direction, call.from_number, call.to_number) == (
+        "inbound",
+        "+15550100",
+        "+15550199",
+    )
+    assert call.answered_at == CREATED_AT  # answered once, at the first request
+    assert call.last_step_at == later
+    first, second = AnswerExchange.objects.order_by("received_at", "pk")
+    assert first.call == second.call == call
+    assert (first.variables, second.variables) == ({"digits": "1"}, {"digits": "42"})
+    assert (first.occurred_at, second.occurred_at) == (CREATED_AT, later)
+
+
+@pytest.mark.django_db
+def test_a_later_request_fills_in_details_the_first_did_not_give(send):
+    send("GET", query="call_id=call_123")
+    send("GET", query=urlencode({**CALL_DETAILS, "direction": "inbound"}))
+
+    call = Call.objects.get()
+    assert (call.direction, call.from_number, call.to_number) == (
+        "inbound",
+        "+15550100",
+        "+15550199",
+    )
+    assert AnswerExchange.objects.filter(call=call).count() == 2
+
+
+# -- Requests we refuse ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status", "code"),
+    [
+        pytest.param(_json({"variables": {"digits": "1"}}), 400, "missing_call_id", id="no-call"),
+        pytest.param({"method": "GET"}, 400, "missing_call_id", id="get-without-parameters"),
+        pytest.param(_json({"call": {"id": ""}}), 400, "missing_call_id", id="empty-id"),
+        pytest.param(_json({"call": {"id": "   "}}), 400, "missing_call_id", id="blank-id"),
+        pytest.param(_json({"call": {"id": None}}), 400, "missing_call_id", id="null-id"),
+        pytest.param(_json({"call": {"id": True}}), 400, "missing_call_id", id="boolean-id"),
+        pytest.param(_json({"call": {"id": {"x": 1}}}), 400, "missing_call_id", id="object-id"),
+        pytest.param(_json({"call": {"id": ["call_1"]}}), 400, "missing_call_id", id="list-id"),
+        pytest.param(_json({"call_id": ["call_1"]}), 400, "missing_call_id", id="list-call_id"),
+        pytest.param(_json({"call": "call_123"}), 400, "missing_call_id", id="call-is-a-string"),
+        pytest.param({"body": b'{"call": {"id": "call_1"'}, 400, "malformed_json", id="truncated"),
+        pytest.param({"body": b"call_id=call_1"}, 400, "malformed_json", id="form-sent-as-json"),
+        pytest.param(_json([{"call": {"id": "call_1"}}]), 400, "malformed_json", id="json-array"),
+        pytest.param(_json("call_1"), 400, "malformed_json", id="json-string"),
+        pytest.param(
+            _json({"call": {"id": "c" * (contract.CALL_ID_MAX_LENGTH + 1)}}),
+            400,
+            "invalid_call_id",
+            id="call-id-too-long",
+        ),
+        pytest.param(
+            {"method": "GET", "query": "call_id=" + "c" * (contract.CALL_ID_MAX_LENGTH + 1)},
+            400,
+            "invalid_call_id",
+            id="get-call-id-too-long",
+        ),
+        pytest.param(
+            {"body": b"call_id=call_1", "content_type": "text/plain"},
+            415,
+            "unsupported_media_type",
+            id="text-plain",
+        ),
+        pytest.param(
+            {"body": b"<call id='call_1'/>", "content_type": "application/xml"},
+            415,
+            "unsupported_media_type",
+            id="xml",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_unusable_request_is_refused_with_an_envelope_and_logged_without_a_call(
+    send, request_kwargs, status, code
+):
+    response = send(**request_kwargs)
+
+    assert_refused(response, status, code)
+    assert not Call.objects.exists()
+    exchange = AnswerExchange.objects.get()
+    assert exchange.call is None
+    assert exchange.method == request_kwargs.get("method", "POST")
+    assert exchange.query_string == request_kwargs.get("query", "")
+    assert exchange.request_body == request_kwargs.get("body", b"").decode()
+    assert exchange.response_status == status
+    assert exchange.response_body.encode() == response.content
+    assert exchange.error
+    assert exchange.flow == ""
+
+
+@pytest.mark.django_db
+def test_call_id_of_the_maximum_length_is_accepted(send):
+    call_id = "c" * contract.CALL_ID_MAX_LENGTH
+
+    response = send(body=json.dumps({"call": {"id": call_id}}).encode())
+
+    assert_default_flow(response)
+    assert Call.objects.get().minivoice_id == call_id
+
+
+@pytest.mark.django_db
+def test_body_over_the_limit_is_refused_before_anything_is_stored(send):
+    padding = "x" * contract.MAX_ANSWER_BODY_BYTES
+    body = json.dumps({"call": {"id": "call_123"}, "variables": {"pad": padding}}).encode()
+
+    response = send(body=body)
+
+    assert_refused(response, 413, "payload_too_large")
+    assert_nothing_stored()
+
+
+@pytest.mark.django_db
+def test_body_of_exactly_the_limit_is_answered_and_kept_whole(send):
+    empty = json.dumps({"call": {"id": "call_123"}, "variables": {"pad": ""}}).encode()
+    padding = "x" * (contract.MAX_ANSWER_BODY_BYTES - len(empty))
+    body = json.dumps({"call": {"id": "call_123"}, "variables": {"pad": padding}}).encode()
+    assert len(body) == contract.MAX_ANSWER_BODY_BYTES
+
+    response = send(body=body)
+
+    assert_default_flow(response)
+    assert AnswerExchange.objects.get().request_body == body.decode()
+
+
+# -- Signatures -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "request_kwargs",
+    [
+        pytest.param({"sign": False}, id="unsigned"),
+        pytest.param({"method": "GET", "query": "call_id=call_123", "sign": False}, id="get"),
+        pytest.param({"secret": OTHER_SECRET}, id="wrong-secret"),
+        pytest.param(
+            {"timestamp": datetime.now(tz=UTC) - timedelta(minutes=10)}, id="stale-timestamp"
+        ),
+        pytest.param(
+            {"timestamp": datetime.now(tz=UTC) + timedelta(minutes=10)}, id="future-timestamp"
+        ),
+        pytest.param(
+            {"sign": False, "headers": {"HTTP_WEBHOOK_ID": "msg_1", "HTTP_WEBHOOK_SIGNATURE": "x"}},
+            id="no-timestamp",
+        ),
+        pytest.param({"headers": {"HTTP_WEBHOOK_SIGNATURE": "v1"}}, id="malformed-signature"),
+    ],
+)
+@pytest.mark.django_db
+def test_request_without_a_valid_signature_is_refused_and_not_stored(send, request_kwargs):
+    kwargs = {"body": json.dumps(CONTRACT_EXAMPLE).encode(), **request_kwargs}
+    if kwargs.get("method") == "GET":
+        kwargs["body"] = b""
+
+    response = send(**kwargs)
+
+    assert_refused(response, 401, "invalid_signature")
+    assert_nothing_stored()
+
+
+@pytest.mark.django_db
+def test_body_changed_after_signing_is_refused(client):
+    headers = signed(json.dumps(CONTRACT_EXAMPLE).encode())
+    tampered = json.dumps({**CONTRACT_EXAMPLE, "variables": {"digits": "9"}})
+
+    response = client.post(ANSWER_URL, data=tampered, content_type="application/json", **headers)
+
+    assert_refused(response, 401, "invalid_signature")
+    assert_nothing_stored()
+
+
+@pytest.mark.django_db
+def test_unsigned_request_is_answered_when_no_secret_is_configured(send, settings):
+    settings.MINIVOICE_WEBHOOK_SECRETS = []
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode(), sign=False)
+
+    assert_default_flow(response)
+    assert AnswerExchange.objects.get().call == Call.objects.get(minivoice_id="call_123")
+
+
+# -- Failures on our side -------------------------------------------------------------------
+
+
+def _raise(**kwargs):
+    raise RuntimeError("flow exploded")
+
+
+def _invalid_payload(**kwargs):
+    return "broken", {"actions": [{"say": {}}]}
+
+
+@pytest.mark.parametrize("actions_for_call", [_raise, _invalid_payload], ids=["raises", "invalid"])
+@pytest.mark.django_db
+def test_failing_flow_answers_the_fallback_and_logs_why(send, monkeypatch, actions_for_call):
+    monkeypatch.setattr(flows, "actions_for_call", actions_for_call)
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == flows.FALLBACK_PAYLOAD
+    call = Call.objects.get()
+    assert call.status == Call.Status.IN_PROGRESS
+    assert "fallback" in call.last_step
+    exchange = AnswerExchange.objects.get()
+    assert exchange.call == call
+    assert exchange.flow == flows.FALLBACK_FLOW == "fallback"
+    assert exchange.error.strip()
+    assert exchange.response_status == 200
+    assert exchange.response_body.encode() == response.content
+
+
+@pytest.mark.django_db
+def test_database_failure_still_answers_the_fallback(send, monkeypatch):
+    def database_down(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("calls.views.answer_call", database_down)
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == flows.FALLBACK_PAYLOAD
+
+
+@pytest.mark.django_db
+def test_database_failure_midway_leaves_no_half_recorded_call(send, monkeypatch):
+    def database_down(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(AnswerExchange.objects, "create", database_down)
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
+
+    assert response.status_code == 200
+    assert response.json() == flows.FALLBACK_PAYLOAD
+    assert not Call.objects.exists()  # the call row rolled back with the failed exchange
+
+
+# -- HTTP details ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.django_db
+def test_other_methods_are_not_allowed(send, method):
+    response = send(method, body=json.dumps(CONTRACT_EXAMPLE).encode())
+
+    assert_refused(response, 405, "method_not_allowed")
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(json.dumps(CONTRACT_EXAMPLE).encode(), 200), (b"{}", 400)],
+    ids=["answer", "refusal"],
+)
+@pytest.mark.django_db
+def test_accept_html_still_answers_json(send, body, status):
+    response = send(body=body, headers={"HTTP_ACCEPT": "text/html"})
+
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert response.json()
+
+
+@pytest.mark.django_db
+def test_json_with_a_charset_parameter_is_accepted(send):
+    response = send(
+        body=json.dumps(CONTRACT_EXAMPLE).encode(), content_type="application/json; charset=utf-8"
+    )
+
+    assert_default_flow(response)
+    assert Call.objects.filter(minivoice_id="call_123").exists()
+
+
+# PostgreSQL text and jsonb columns cannot hold NUL (SQLite can): a NUL MiniVoice sends
+# must neither lose the log nor turn the answer into a 500 or the fallback.
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        pytest.param({"body": b'{"call": {"id": "call_\x00"}}'}, 400, id="raw-nul-in-bad-json"),
+        pytest.param(
+            _json({"call": {"id": "call_123"}, "variables": {"digits": "1\x00"}}),
+            200,
+            id="escaped-nul-in-json-variables",
+        ),
+        pytest.param({"method": "GET", "query": "call_id=call_123&digits=%00"}, 200, id="get"),
+    ],
+)
+@pytest.mark.django_db
+def test_nul_character_in_the_request_is_answered_and_logged(send, kwargs, status):
+    response = send(**kwargs)
+
+    assert response.status_code == status
+    assert response.json() != flows.FALLBACK_PAYLOAD
+    exchange = AnswerExchange.objects.get()
+    assert exchange.response_status == status
+    assert exchange.response_body.encode() == response.content
+
+
+# -- Payloads -------------------------------------------------------------------------------
+
+
+def test_default_and_fallback_payloads_are_valid_without_warnings():
+    _, default = flows.actions_for_call(call=Call(minivoice_id="call_123"), variables={})
+
+    for payload in (default, flows.FALLBACK_PAYLOAD):
+        validation = validate_payload(payload)
+        assert validation.is_valid, validation.errors
+        assert validation.warnings == ()
+    assert [action_name(action) for action in default["actions"]] == DEFAULT_ACTION_NAMES
