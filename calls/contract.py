@@ -224,14 +224,14 @@ def event_call(payload: Mapping) -> Mapping:
     return call if isinstance(call, Mapping) else {}
 
 
-def whole_number(value: object) -> int | None:
-    """A non-negative whole number from a payload field, or None."""
+def whole_number(value: object, *, maximum: int = 2**31 - 1) -> int | None:
+    """A whole number from 0 to `maximum` (what the column holds) from a payload, or None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= maximum:
         return value
-    if isinstance(value, float) and value >= 0 and value.is_integer():
-        return int(value)
     return None
 
 

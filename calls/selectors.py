@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from calls.contract import event_data
 from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.steps import event_step, exchange_step
 
 
 @dataclass(frozen=True)
@@ -32,3 +34,17 @@ def call_timeline(*, call: Call) -> list[TimelineEntry]:
     ]
     # Ties (same second) keep answer_url first: we answer before MiniVoice reports.
     return sorted(entries, key=lambda entry: (entry.at, entry.kind != "answer_url"))
+
+
+def call_last_step_before(*, call: Call, moment: datetime) -> tuple[str, datetime | None]:
+    """The latest step the caller reached at or before `moment`, and when."""
+    for entry in reversed(call_timeline(call=call)):
+        if entry.at > moment:
+            continue
+        if entry.exchange is not None:
+            step = exchange_step(entry.exchange)
+        else:
+            step = event_step(entry.event.event_type, event_data(entry.event.payload or {}))
+        if step:
+            return step, entry.at
+    return "", None

@@ -19,8 +19,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from calls import contract, flows
-from calls.actions import action_name, ensure_valid
+from calls.actions import ensure_valid
 from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.selectors import call_last_step_before
+from calls.steps import answer_step, event_step
 from recordings.services import recording_apply_event
 
 logger = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
             call.answered_at = call.answered_at or answer.created_at or now
 
         flow, payload, error = _build_answer(call=call, variables=answer.variables)
-        call.note_step(_answer_step(flow, payload), at=answer.created_at or now)
+        call.note_step(answer_step(flow, payload), at=answer.created_at or now)
         call.save()
         return AnswerExchange.objects.create(
             call=call,
@@ -116,11 +118,6 @@ def _build_answer(*, call: Call, variables: Mapping) -> tuple[str, dict, str]:
         logger.exception("Building the answer for call %s failed", call.minivoice_id)
         return flows.FALLBACK_FLOW, flows.FALLBACK_PAYLOAD, traceback.format_exc()
     return flow, payload, ""
-
-
-def _answer_step(flow: str, payload: dict) -> str:
-    names = ", ".join(action_name(action) or "?" for action in payload["actions"])
-    return f"Flow {flow!r}: {names}"
 
 
 # -- Webhook intake -----------------------------------------------------------------------
@@ -177,15 +174,14 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None or event.is_done:
             return event
-        handler = _HANDLERS.get(event.event_type)
-        if handler is None:
+        if event.event_type not in APPLIED_EVENTS:
             event.state = WebhookEvent.State.IGNORED
             event.error = ""
         elif not event.call_minivoice_id:
             event.state = WebhookEvent.State.IGNORED
             event.error = "The event names no call id, so it was applied to no call."
         else:
-            handler(event)
+            _apply_event(event)
             event.state = WebhookEvent.State.PROCESSED
             event.error = ""
         event.attempts += 1
@@ -207,52 +203,58 @@ def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:
     return Call.objects.select_for_update().get(pk=call.pk)
 
 
-def _apply_call_event(event: WebhookEvent) -> None:
-    payload = event.payload
-    data = contract.event_data(payload)
+def _apply_event(event: WebhookEvent) -> None:
+    """Move the event's call (and recording) forward and note the caller's step."""
+    data = contract.event_data(event.payload)
     at = event.at
     call = _call_locked(event.call_minivoice_id, defaults={"started_at": at})
-    envelope_call = contract.event_call(payload)
+    envelope_call = contract.event_call(event.payload)
     call.fill_details(
         direction=contract.text(envelope_call.get("direction"), max_length=32),
         from_number=contract.text(envelope_call.get("from"), max_length=64),
         to_number=contract.text(envelope_call.get("to"), max_length=64),
     )
-    _CALL_TRANSITIONS[event.event_type](call, data, at)
+    if event.event_type in contract.RECORDING_EVENTS:
+        recording_apply_event(call=call, event_type=event.event_type, data=data, at=at)
+    else:
+        _CALL_TRANSITIONS[event.event_type](call, data, at)
+    step = event_step(event.event_type, data)
+    if step:
+        call.note_step(step, at)
+    if call.ended_at and call.last_step_at and call.last_step_at > call.ended_at:
+        # The end arrived after news from later on (delivery order is not event order):
+        # the caller's last step is the latest one up to the end.
+        call.last_step, call.last_step_at = call_last_step_before(call=call, moment=call.ended_at)
     call.save()
 
 
 def _call_initiated(call: Call, data: Mapping, at: datetime) -> None:
     call.started_at = min(call.started_at or at, at)
-    call.note_step("Call initiated", at)
 
 
 def _call_ringing(call: Call, data: Mapping, at: datetime) -> None:
     call.advance_to(Call.Status.RINGING)
-    call.note_step("Ringing", at)
 
 
 def _call_answered(call: Call, data: Mapping, at: datetime) -> None:
     call.advance_to(Call.Status.IN_PROGRESS)
-    call.answered_at = min(call.answered_at or at, at)
-    call.note_step("Answered", at)
+    if call.ended_at is None or at <= call.ended_at:
+        call.answered_at = min(call.answered_at or at, at)
 
 
 def _call_completed(call: Call, data: Mapping, at: datetime) -> None:
+    """The first report of the end stands; a repeat only fills in what it lacked."""
     call.advance_to(Call.Status.ENDED)
-    call.ended_at = call.ended_at or at
+    call.ended_at = min(call.ended_at or at, at)
     status = contract.text(data.get("status"), max_length=16)
     if not call.final_status and status in contract.CALL_END_STATUSES:
         call.final_status = status
-    duration = contract.whole_number(data.get("duration_seconds"))
-    call.duration_seconds = duration if duration is not None else call.duration_seconds
+    if call.duration_seconds is None:
+        call.duration_seconds = contract.whole_number(data.get("duration_seconds"))
 
 
 def _answer_url_failed(call: Call, data: Mapping, at: datetime) -> None:
-    error = data.get("error") if isinstance(data.get("error"), Mapping) else {}
-    code = contract.text(error.get("code"), max_length=64) or "unknown error"
-    message = contract.text(error.get("message"), max_length=150)
-    call.note_step(f"MiniVoice could not use our answer: {code} {message}".strip(), at)
+    """Nothing to move: the event's step says what MiniVoice could not use."""
 
 
 _CALL_TRANSITIONS: dict[str, Callable[[Call, Mapping, datetime], None]] = {
@@ -262,21 +264,4 @@ _CALL_TRANSITIONS: dict[str, Callable[[Call, Mapping, datetime], None]] = {
     contract.CALL_COMPLETED: _call_completed,
     contract.ANSWER_URL_FAILED: _answer_url_failed,
 }
-
-
-def _apply_recording_event(event: WebhookEvent) -> None:
-    call = _call_locked(event.call_minivoice_id, defaults={"started_at": event.at})
-    step = recording_apply_event(
-        call=call,
-        event_type=event.event_type,
-        data=contract.event_data(event.payload),
-        at=event.at,
-    )
-    call.note_step(step, event.at)
-    call.save()
-
-
-_HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {
-    **{name: _apply_call_event for name in _CALL_TRANSITIONS},
-    **{name: _apply_recording_event for name in contract.RECORDING_EVENTS},
-}
+APPLIED_EVENTS = frozenset(_CALL_TRANSITIONS) | contract.RECORDING_EVENTS

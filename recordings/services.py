@@ -17,22 +17,19 @@ def recording_apply_event(*, call: Call, event_type: str, data: Mapping, at: dat
     recording = _recording_locked(call=call, data=data, event_type=event_type)
     if event_type == contract.RECORDING_STARTED:
         recording.mark_started(at)
-        step = "Recording started"
     elif event_type == contract.RECORDING_COMPLETED:
         recording.mark_completed(
             at,
             duration_seconds=contract.whole_number(data.get("duration_seconds")),
             url=contract.text(data.get("url"), max_length=1024),
             format=contract.text(data.get("format"), max_length=32),
-            size_bytes=contract.whole_number(data.get("size_bytes")),
+            size_bytes=contract.whole_number(data.get("size_bytes"), maximum=2**63 - 1),
         )
-        step = "Recording completed"
     else:
         reason = contract.text(data.get("reason"), max_length=2000)
         recording.mark_failed(at, reason=reason)
-        step = f"Recording failed: {reason}" if reason else "Recording failed"
     recording.save()
-    return step
+    return recording
 
 
 _STATUS_OF_EVENT = {

@@ -1,0 +1,48 @@
+"""How far a caller got, in plain words: one sentence per exchange or event.
+
+Support reads these as a call's "last step"; keeping the wording here means a step reads
+the same whether it was noted live or worked out again from the timeline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from calls import contract
+from calls.actions import action_name
+from calls.models import AnswerExchange
+
+
+def answer_step(flow: str, payload: Mapping) -> str:
+    names = ", ".join(action_name(action) or "?" for action in payload.get("actions", []))
+    return f"Flow {flow!r}: {names}"
+
+
+def exchange_step(exchange: AnswerExchange) -> str | None:
+    """The step an answer_url exchange marks; None for a refused request."""
+    if exchange.response_status != 200:
+        return None
+    return answer_step(exchange.flow, json.loads(exchange.response_body))
+
+
+def event_step(event_type: str, data: Mapping) -> str | None:
+    """The step a webhook event marks; None for events that are not caller progress."""
+    if event_type == contract.ANSWER_URL_FAILED:
+        error = data.get("error") if isinstance(data.get("error"), Mapping) else {}
+        code = contract.text(error.get("code"), max_length=64) or "unknown error"
+        message = contract.text(error.get("message"), max_length=150)
+        return f"MiniVoice could not use our answer: {code} {message}".strip()
+    if event_type == contract.RECORDING_FAILED:
+        reason = contract.text(data.get("reason"), max_length=200)
+        return f"Recording failed: {reason}" if reason else "Recording failed"
+    return _FIXED_STEPS.get(event_type)
+
+
+_FIXED_STEPS = {
+    contract.CALL_INITIATED: "Call initiated",
+    contract.CALL_RINGING: "Ringing",
+    contract.CALL_ANSWERED: "Answered",
+    contract.RECORDING_STARTED: "Recording started",
+    contract.RECORDING_COMPLETED: "Recording completed",
+}

@@ -1,0 +1,173 @@
+"""`manage.py call_timeline`: one call's story for an operator, as text or as JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.utils.dateparse import parse_datetime
+
+from calls.management.commands.call_timeline import Command
+from conftest import minivoice_event
+
+
+@pytest.fixture
+def deliver(post_webhook) -> Callable[..., str]:
+    """Send one signed event for call_123 through the webhook URL; return its webhook id."""
+
+    def send(event_type: str, created_at: str, **data) -> str:
+        webhook_id = f"msg_{uuid.uuid4().hex}"
+        payload = minivoice_event(event_type, created_at=created_at, **data)
+        response = post_webhook(payload, webhook_id=webhook_id)
+        assert response.status_code == 202, response.content
+        return webhook_id
+
+    return send
+
+
+def send_started(deliver) -> str:
+    return deliver(
+        "recording.started",
+        "2026-05-29T12:00:12Z",
+        recording_id="rec_call_123",
+        status="started",
+    )
+
+
+def send_completed(deliver) -> str:
+    return deliver(
+        "recording.completed",
+        "2026-05-29T12:00:40Z",
+        recording_id="rec_call_123",
+        status="completed",
+        duration_seconds=27,
+        url="https://media.minivoice.example/rec_call_123.wav",
+        format="wav",
+        size_bytes=432_044,
+    )
+
+
+def timeline(*args: str) -> str:
+    out = io.StringIO()
+    call_command("call_timeline", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_text_shows_call_completed_recording_and_events_in_time_order(deliver):
+    started_id = send_started(deliver)
+    completed_id = send_completed(deliver)
+
+    text = timeline("call_123")
+
+    assert "Call call_123" in text
+    assert "Last step: Recording completed" in text
+    assert "rec_call_123: Completed, 27s" in text
+    started_line = next(line for line in text.splitlines() if "recording.started" in line)
+    completed_line = next(line for line in text.splitlines() if "recording.completed" in line)
+    assert "2026-05-29 12:00:12" in started_line
+    assert started_id in started_line
+    assert "2026-05-29 12:00:40" in completed_line
+    assert completed_id in completed_line
+    assert text.index(started_line) < text.index(completed_line)
+
+
+@pytest.mark.django_db
+def test_json_is_one_object_with_call_recordings_and_entries(deliver, post_answer):
+    response = post_answer(
+        {"call": {"id": "call_123", "status": "in_progress"}, "created_at": "2026-05-29T12:00:05Z"}
+    )
+    assert response.status_code == 200
+    started_id = send_started(deliver)
+    completed_id = send_completed(deliver)
+
+    document = json.loads(timeline("call_123", "--json"))
+
+    assert isinstance(document, dict)
+    assert document["call"]["id"] == "call_123"
+    assert document["call"]["status"] == "in_progress"
+    assert document["call"]["last_step"] == "Recording completed"
+    [recording] = document["recordings"]
+    assert recording["recording_id"] == "rec_call_123"
+    assert recording["status"] == "completed"
+    assert recording["duration_seconds"] == 27
+    entries = document["entries"]
+    assert [entry["kind"] for entry in entries] == ["answer_url", "webhook", "webhook"]
+    assert [parse_datetime(entry["at"]).isoformat() for entry in entries] == [
+        "2026-05-29T12:00:05+00:00",
+        "2026-05-29T12:00:12+00:00",
+        "2026-05-29T12:00:40+00:00",
+    ]
+    assert [(entry.get("event"), entry.get("webhook_id")) for entry in entries[1:]] == [
+        ("recording.started", started_id),
+        ("recording.completed", completed_id),
+    ]
+    assert entries[0]["response_status"] == 200
+    assert "actions" in entries[0]["response"]
+
+
+@pytest.mark.django_db
+def test_entries_are_in_time_order_when_delivered_out_of_order(deliver, post_answer):
+    completed_id = send_completed(deliver)
+    started_id = send_started(deliver)
+    post_answer({"call": {"id": "call_123"}, "created_at": "2026-05-29T12:00:05Z"})
+
+    entries = json.loads(timeline("call_123", "--json"))["entries"]
+    text = timeline("call_123")
+
+    assert [entry["kind"] for entry in entries] == ["answer_url", "webhook", "webhook"]
+    assert [entry.get("webhook_id") for entry in entries[1:]] == [started_id, completed_id]
+    assert text.index(started_id) < text.index(completed_id)
+    assert json.loads(timeline("call_123", "--json"))["recordings"][0]["status"] == "completed"
+
+
+@pytest.mark.django_db
+def test_unknown_call_id_is_a_command_error():
+    with pytest.raises(CommandError, match="No call with MiniVoice id 'nope'"):
+        timeline("nope")
+
+
+def test_help_describes_the_command():
+    assert "call" in Command.help
+
+
+def manage(*args: str, database: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    env.pop("CELERY_BROKER_URL", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_help_from_the_command_line(tmp_path):
+    result = manage("call_timeline", "--help", database=tmp_path / "db.sqlite3")
+
+    assert result.returncode == 0, result.stderr
+    assert "call_id" in result.stdout
+    assert "--json" in result.stdout
+
+
+def test_unknown_call_id_from_the_command_line_fails_without_traceback(tmp_path):
+    database = tmp_path / "db.sqlite3"
+    migrated = manage("migrate", "--no-input", database=database)
+    assert migrated.returncode == 0, migrated.stderr
+
+    result = manage("call_timeline", "nope", database=database)
+
+    assert result.returncode != 0
+    assert "No call with MiniVoice id 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
