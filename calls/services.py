@@ -151,7 +151,9 @@ def event_ingest(*, webhook_id: str, request: InboundRequest) -> Intake:
             "headers": request.headers,
             "raw_body": request.body_text,
             "payload": payload,
-            "state": WebhookEvent.State.PENDING if payload else WebhookEvent.State.MALFORMED,
+            "state": WebhookEvent.State.PENDING
+            if payload is not None
+            else WebhookEvent.State.MALFORMED,
         },
     )
     if not event.is_done:

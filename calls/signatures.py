@@ -5,6 +5,8 @@ The `standardwebhooks` package does the cryptography and the replay window (5 mi
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -36,6 +38,11 @@ def verify_signature(*, body: bytes, headers: Mapping[str, str], secrets: Sequen
         raise SignatureError(
             "The webhook-id, webhook-timestamp and webhook-signature headers are required."
         )
+    wanted["webhook-signature"] = _well_formed_signatures(wanted["webhook-signature"])
+    if not wanted["webhook-signature"]:
+        raise SignatureError(
+            "The webhook-signature header is malformed: it has no 'v1,<base64>' entry."
+        )
     try:
         text = body.decode()
     except UnicodeDecodeError:
@@ -55,18 +62,36 @@ def verify_signature(*, body: bytes, headers: Mapping[str, str], secrets: Sequen
             # "Message timestamp too old", "No matching signature found", ...
             reason = f"Signature check failed: {exc}."
         except (ValueError, TypeError):
-            # Malformed signature header (no comma, bad base64): unsigned, not a crash.
-            reason = "The webhook-signature header is malformed."
+            # Anything else the library trips on in the headers: unsigned, not a crash.
+            reason = "The webhook-timestamp or webhook-signature header is malformed."
         else:
             return
     raise SignatureError(reason)
+
+
+def _well_formed_signatures(header: str) -> str:
+    """The header's `version,base64` entries, less any garbled one.
+
+    The library stops at the first entry it cannot split or decode, so one garbled entry
+    beside a valid signature would otherwise refuse a properly signed request.
+    """
+    kept = []
+    for entry in header.split():
+        version, _, signature = entry.partition(",")
+        try:
+            if version and base64.b64decode(signature, validate=True):
+                kept.append(entry)
+        except binascii.Error:
+            continue
+    return " ".join(kept)
 
 
 def signed_headers(
     *, body: bytes, secret: str, webhook_id: str, timestamp: datetime | None = None
 ) -> dict[str, str]:
     """The headers MiniVoice would send with `body`: for our tests and local tools."""
-    timestamp = timestamp or datetime.now(tz=UTC)
+    # Webhook.sign reads the clock fields as UTC (it replaces tzinfo), so convert first.
+    timestamp = (timestamp or datetime.now(tz=UTC)).astimezone(UTC)
     signature = Webhook(secret).sign(msg_id=webhook_id, timestamp=timestamp, data=body.decode())
     return {
         "webhook-id": webhook_id,
