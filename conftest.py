@@ -32,10 +32,12 @@ def eager_celery():
 
     The worker tests (calls/tests/test_worker.py) turn this off to go through a real broker.
     """
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
+    # The app reads Django settings with the CELERY_ namespace, and the prefixed key wins
+    # over the plain `task_always_eager`, so that is the one to override.
+    previous = celery_app.conf.CELERY_TASK_ALWAYS_EAGER
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield
-    celery_app.conf.task_always_eager = previous
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 def minivoice_event(

@@ -31,8 +31,9 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def page(monkeypatch, tmp_path):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by
-    # fixtures and assertions here are still plain synchronous ones.
+    # Playwright's sync API runs an event loop in this thread. Data is set up before it
+    # starts (fixtures listed before `page`): a query made inside it would use a
+    # connection Django's clean-up cannot see, which keeps the test database open.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -46,7 +47,7 @@ def page(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def support_user(db):
+def support_user(transactional_db):
     return get_user_model().objects.create_superuser("support", password="a-long-passphrase")
 
 
@@ -58,10 +59,8 @@ def _deliver(payload: dict) -> None:
     assert response.status_code == 202, response.content
 
 
-@pytest.mark.django_db(transaction=True)
-def test_support_finds_a_call_and_reads_its_recording_and_events(
-    live_server, page: Page, support_user
-):
+@pytest.fixture
+def call_with_a_recording(transactional_db):
     _deliver(minivoice_event("recording.started", recording_id="rec_call_123", status="started"))
     _deliver(
         minivoice_event(
@@ -73,6 +72,11 @@ def test_support_finds_a_call_and_reads_its_recording_and_events(
         )
     )
 
+
+@pytest.mark.django_db(transaction=True)
+def test_support_finds_a_call_and_reads_its_recording_and_events(
+    support_user, call_with_a_recording, live_server, page: Page
+):
     page.goto(f"{live_server.url}/")
     page.fill("#id_username", "support")
     page.fill("#id_password", "a-long-passphrase")

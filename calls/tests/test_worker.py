@@ -44,11 +44,12 @@ def _database_url() -> str:
 def worker_queue():
     """A queue of this test's own, so no stale message from another run interferes."""
     queue = f"test-worker-{uuid.uuid4().hex[:8]}"
-    previous = celery_app.conf.task_default_queue, celery_app.conf.task_always_eager
-    celery_app.conf.task_default_queue = queue
-    celery_app.conf.task_always_eager = False
+    conf = celery_app.conf
+    previous = conf.task_default_queue, conf.CELERY_TASK_ALWAYS_EAGER
+    conf.task_default_queue = queue
+    conf.CELERY_TASK_ALWAYS_EAGER = False  # undo the suite's in-process default
     yield queue
-    celery_app.conf.task_default_queue, celery_app.conf.task_always_eager = previous
+    conf.task_default_queue, conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 @pytest.fixture

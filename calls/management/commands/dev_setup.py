@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 
 from django.conf import settings
@@ -28,8 +29,10 @@ class Command(BaseCommand):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-        path.write_text(secret + "\n")
-        path.chmod(0o600)
+        # Created private (0600) from the start, never readable by others even briefly.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secret + "\n")
         self.stdout.write(self.style.SUCCESS(f"Webhook secret: generated into {path}."))
 
     def _ensure_local_admin(self) -> None:
@@ -40,11 +43,14 @@ class Command(BaseCommand):
                 "(forgot the password? `python manage.py changepassword admin`)."
             )
             return
+        username = LOCAL_ADMIN
+        if User.objects.filter(username=username).exists():
+            # Someone made a plain user of that name: leave it alone, pick another.
+            username = f"{LOCAL_ADMIN}-{secrets.token_hex(3)}"
         password = secrets.token_urlsafe(12)
-        User.objects.create_superuser(LOCAL_ADMIN, email="", password=password)
+        User.objects.create_superuser(username, email="", password=password)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Admin: created user {LOCAL_ADMIN!r} with password {password} "
-                "(shown only this once)."
+                f"Admin: created user {username!r} with password {password} (shown only this once)."
             )
         )

@@ -1,0 +1,133 @@
+"""`manage.py dev_setup`: what `make run` does on a fresh laptop, and again on the next run."""
+
+from __future__ import annotations
+
+import re
+import stat
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from calls.signatures import signed_headers, verify_signature
+from conftest import TEST_SECRET
+from minivoice_site.env import envwebhooksecrets
+
+CREDENTIALS = re.compile(r"created user '([^']+)' with password (\S+)")
+
+
+@pytest.fixture
+def secret_file(settings, tmp_path):
+    """A fresh laptop: no secret in the environment, no generated file yet."""
+    settings.DEV_WEBHOOK_SECRET_FILE = tmp_path / "var" / "dev-webhook-secret"
+    settings.MINIVOICE_WEBHOOK_SECRETS = []
+    return settings.DEV_WEBHOOK_SECRET_FILE
+
+
+def dev_setup() -> str:
+    out = StringIO()
+    call_command("dev_setup", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_fresh_laptop_gets_a_private_webhook_secret_in_the_settings_format(
+    secret_file, monkeypatch
+):
+    output = dev_setup()
+
+    assert f"generated into {secret_file}" in output
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    [secret] = secret_file.read_text().split()
+    monkeypatch.setenv("MINIVOICE_WEBHOOK_SECRET", secret)
+    assert envwebhooksecrets("MINIVOICE_WEBHOOK_SECRET") == [secret]
+    # And it signs and verifies, as the app will once settings read the file.
+    body = b'{"event": "recording.started"}'
+    headers = signed_headers(body=body, secret=secret, webhook_id="msg_1")
+    verify_signature(body=body, headers=headers, secrets=[secret])
+
+
+@pytest.mark.django_db
+def test_each_laptop_gets_its_own_secret(secret_file):
+    dev_setup()
+    first = secret_file.read_text()
+    secret_file.unlink()
+    dev_setup()
+    assert secret_file.read_text() != first
+
+
+@pytest.mark.django_db
+def test_generated_secret_is_kept_on_the_next_run(secret_file, settings):
+    dev_setup()
+    generated = secret_file.read_text()
+    # What settings.py does on the next start with DEBUG on.
+    settings.MINIVOICE_WEBHOOK_SECRETS = generated.split()
+
+    output = dev_setup()
+
+    assert secret_file.read_text() == generated
+    assert f"already set ({secret_file})" in output
+
+
+@pytest.mark.django_db
+def test_secret_from_the_environment_writes_no_file(secret_file, settings):
+    settings.MINIVOICE_WEBHOOK_SECRETS = [TEST_SECRET]
+
+    output = dev_setup()
+
+    assert not secret_file.exists()
+    assert "already set (MINIVOICE_WEBHOOK_SECRET)" in output
+
+
+@pytest.mark.django_db
+def test_fresh_laptop_gets_an_admin_whose_printed_password_logs_in(secret_file, client):
+    output = dev_setup()
+
+    [(username, password)] = CREDENTIALS.findall(output)
+    assert username == "admin"
+    admin = get_user_model().objects.get()
+    assert (admin.username, admin.is_superuser, admin.is_staff) == ("admin", True, True)
+    assert client.login(username="admin", password=password)
+    assert output.count(password) == 1
+
+
+@pytest.mark.django_db
+def test_second_run_creates_no_admin_and_prints_no_password(secret_file):
+    first = dev_setup()
+    [(_, password)] = CREDENTIALS.findall(first)
+
+    second = dev_setup()
+
+    assert get_user_model().objects.count() == 1
+    assert not CREDENTIALS.search(second)
+    assert password not in second
+    assert "a superuser exists already" in second
+
+
+@pytest.mark.django_db
+def test_existing_superuser_of_another_name_is_left_alone(secret_file, django_user_model):
+    django_user_model.objects.create_superuser("maria", password="hers")
+
+    output = dev_setup()
+
+    assert list(django_user_model.objects.values_list("username", flat=True)) == ["maria"]
+    assert not CREDENTIALS.search(output)
+
+
+@pytest.mark.django_db
+def test_existing_non_superuser_named_admin_does_not_crash_the_command(
+    secret_file, django_user_model, client
+):
+    # Someone made an ordinary "admin" account on this laptop: `make run` must still start,
+    # that account must not be taken over, and the printed login must work.
+    user = django_user_model.objects.create_user("admin", password="theirs")
+
+    output = dev_setup()
+
+    user.refresh_from_db()
+    assert not user.is_superuser
+    assert user.check_password("theirs")
+    [(username, password)] = CREDENTIALS.findall(output)
+    assert django_user_model.objects.get(username=username).is_superuser
+    assert client.login(username=username, password=password)

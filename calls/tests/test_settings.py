@@ -1,0 +1,315 @@
+"""Settings read from the environment: the typed helpers, the settings module as a whole
+(in a subprocess, since settings are read once at import), and our system check."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.checks import Error, Warning
+from django.core.exceptions import ImproperlyConfigured
+
+from calls.checks import webhook_secret_is_set
+from calls.tasks import process_webhook_event
+from conftest import TEST_SECRET
+from minivoice_site.env import envbool, envint, envlist, envwebhooksecrets
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+# Every variable minivoice_site.settings reads. CI runs the suite with some of them set
+# (DATABASE_URL, CELERY_BROKER_URL); each subprocess starts without any of them.
+SETTINGS_VARIABLES = (
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL",
+    "CONN_MAX_AGE",
+    "TIME_ZONE",
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_PROXY_SSL_HEADER",
+    "CELERY_BROKER_URL",
+    "MINIVOICE_WEBHOOK_SECRET",
+    "LOG_LEVEL",
+)
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
+
+
+# -- The helpers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        (" TRUE ", True),
+        ("yes", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+        ("", False),
+    ],
+)
+def test_envbool_reads_true_and_false_words(monkeypatch, raw, expected):
+    monkeypatch.setenv("DEBUG", raw)
+    assert envbool("DEBUG", not expected) is expected
+
+
+@pytest.mark.parametrize("default", [True, False])
+def test_envbool_unset_gives_the_default(monkeypatch, default):
+    monkeypatch.delenv("DEBUG", raising=False)
+    assert envbool("DEBUG", default) is default
+
+
+@pytest.mark.parametrize(
+    ("raw", "default", "expected"),
+    [("42", 600, 42), (" 0 ", 600, 0), ("", 600, 600), ("   ", 7, 7), (None, 600, 600)],
+)
+def test_envint_reads_whole_numbers_and_defaults_when_unset_or_blank(
+    monkeypatch, raw, default, expected
+):
+    if raw is None:
+        monkeypatch.delenv("CONN_MAX_AGE", raising=False)
+    else:
+        monkeypatch.setenv("CONN_MAX_AGE", raw)
+    assert envint("CONN_MAX_AGE", default, minimum=0) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "default", "expected"),
+    [
+        ("example.com", [], ["example.com"]),
+        ("a.example, b.example c.example", [], ["a.example", "b.example", "c.example"]),
+        (" ,, ", ["kept"], []),
+        (None, ["localhost"], ["localhost"]),
+        (None, None, []),
+    ],
+)
+def test_envlist_splits_on_commas_and_spaces_and_defaults_when_unset(
+    monkeypatch, raw, default, expected
+):
+    if raw is None:
+        monkeypatch.delenv("ALLOWED_HOSTS", raising=False)
+    else:
+        monkeypatch.setenv("ALLOWED_HOSTS", raw)
+    assert envlist("ALLOWED_HOSTS", default) == expected
+
+
+def test_envwebhooksecrets_accepts_several_secrets_during_a_rotation(monkeypatch):
+    other = "whsec_" + "b3RoZXItc2VjcmV0LW9mLTI0LWJ5dGVz"
+    monkeypatch.setenv("MINIVOICE_WEBHOOK_SECRET", f" {TEST_SECRET}  {other} ")
+    assert envwebhooksecrets("MINIVOICE_WEBHOOK_SECRET") == [TEST_SECRET, other]
+
+
+def test_envwebhooksecrets_unset_is_no_secret(monkeypatch):
+    monkeypatch.delenv("MINIVOICE_WEBHOOK_SECRET", raising=False)
+    assert envwebhooksecrets("MINIVOICE_WEBHOOK_SECRET") == []
+
+
+@pytest.mark.parametrize(
+    ("reader", "name", "raw", "message"),
+    [
+        (lambda name: envbool(name, True), "DEBUG", "maybe", "true or false"),
+        (lambda name: envint(name, 600, minimum=0), "CONN_MAX_AGE", "ten", "whole number"),
+        (lambda name: envint(name, 600, minimum=0), "CONN_MAX_AGE", "1.5", "whole number"),
+        (lambda name: envint(name, 600, minimum=0), "CONN_MAX_AGE", "-1", "at least 0"),
+        (envwebhooksecrets, "MINIVOICE_WEBHOOK_SECRET", "MfKQ9r8GKYqrTwjUPD8I", "whsec_"),
+        (envwebhooksecrets, "MINIVOICE_WEBHOOK_SECRET", f"{TEST_SECRET} plain", "whsec_"),
+        (envwebhooksecrets, "MINIVOICE_WEBHOOK_SECRET", "whsec_not*base64!", "base64"),
+        (envwebhooksecrets, "MINIVOICE_WEBHOOK_SECRET", "whsec_", "base64"),
+    ],
+    ids=[
+        "bool-word",
+        "int-word",
+        "int-decimal",
+        "int-below-minimum",
+        "secret-without-prefix",
+        "second-secret-without-prefix",
+        "secret-not-base64",
+        "secret-empty-key",
+    ],
+)
+def test_bad_value_raises_improperly_configured_naming_the_variable(
+    monkeypatch, reader, name, raw, message
+):
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        reader(name)
+    assert name in str(excinfo.value)
+    assert message in str(excinfo.value)
+
+
+# -- The settings module as a whole -----------------------------------------------------------
+
+
+@pytest.fixture
+def manage(tmp_path):
+    """Run manage.py in a fresh interpreter with only `overrides` set among our variables.
+
+    The SQLite database goes to tmp_path unless DATABASE_URL is overridden, so no file
+    appears in the checkout.
+    """
+
+    def run(*args: str, **overrides: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+        env["DJANGO_SETTINGS_MODULE"] = "minivoice_site.settings"
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+        env.update(overrides)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
+
+
+def production(**overrides: str) -> dict[str, str]:
+    """The variables a production deployment sets."""
+    return {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "example.com",
+        "MINIVOICE_WEBHOOK_SECRET": TEST_SECRET,
+        **overrides,
+    }
+
+
+def setting(manage, expression: str, **overrides: str) -> str:
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        f"from django.conf import settings; print({expression})",
+        **overrides,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+BAD_SETTINGS = [
+    pytest.param({"DEBUG": "false"}, "SECRET_KEY", id="no-secret-key-in-production"),
+    pytest.param({"DEBUG": "maybe"}, "DEBUG", id="debug-maybe"),
+    pytest.param({"CONN_MAX_AGE": "ten"}, "CONN_MAX_AGE", id="conn-max-age-word"),
+    pytest.param(
+        {"MINIVOICE_WEBHOOK_SECRET": "not-a-whsec"}, "MINIVOICE_WEBHOOK_SECRET", id="bad-secret"
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "variable"), BAD_SETTINGS)
+def test_bad_setting_stops_manage_py_naming_the_variable(manage, overrides, variable):
+    result = manage("check", **overrides)
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    # One raised by settings.py itself, one by an env helper.
+    [BAD_SETTINGS[0], BAD_SETTINGS[1]],
+)
+def test_bad_setting_is_reported_without_a_traceback(manage, overrides, variable):
+    # A person setting up a deployment should read one line saying what to fix, not 40
+    # lines of Django internals ending in it.
+    result = manage("check", **overrides)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert variable in result.stderr
+
+
+def test_production_settings_pass_the_deploy_checks(manage):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_without_webhook_secret_fails_the_check(manage):
+    env = production()
+    del env["MINIVOICE_WEBHOOK_SECRET"]
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "minivoice.E001" in result.stdout + result.stderr
+
+
+def test_laptop_without_webhook_secret_only_warns(manage, tmp_path):
+    # DEBUG on by default; the dev secret file of the checkout (if any) would hide the
+    # warning, so this runs only when it is absent.
+    if (BASE_DIR / "var" / "dev-webhook-secret").exists():
+        pytest.skip("this checkout has a generated dev webhook secret")
+    result = manage("check")
+    assert result.returncode == 0, result.stderr
+    assert "minivoice.W001" in result.stdout + result.stderr
+
+
+def test_database_url_selects_postgresql_with_persistent_health_checked_connections(manage):
+    printed = setting(
+        manage,
+        "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['CONN_MAX_AGE'],"
+        " settings.DATABASES['default']['CONN_HEALTH_CHECKS']",
+        DATABASE_URL=POSTGRES_URL,
+    )
+    assert printed == "django.db.backends.postgresql 600 True"
+
+
+def test_sqlite_waits_for_a_writer_instead_of_failing(manage):
+    printed = setting(manage, "settings.DATABASES['default']['OPTIONS']")
+    assert "'timeout': 20" in printed
+    assert "'transaction_mode': 'IMMEDIATE'" in printed
+
+
+@pytest.mark.parametrize(
+    ("overrides", "eager"),
+    [({}, "True"), ({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}, "False")],
+    ids=["no-broker", "broker"],
+)
+def test_tasks_run_in_process_only_without_a_broker(manage, overrides, eager):
+    assert setting(manage, "settings.CELERY_TASK_ALWAYS_EAGER", **overrides) == eager
+
+
+def test_models_and_migrations_agree(manage):
+    result = manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- The system check --------------------------------------------------------------------------
+
+
+def test_check_is_silent_when_a_webhook_secret_is_set(settings):
+    settings.MINIVOICE_WEBHOOK_SECRETS = [TEST_SECRET]
+    settings.DEBUG = False
+    assert webhook_secret_is_set(None) == []
+
+
+@pytest.mark.parametrize(
+    ("debug", "level", "check_id"),
+    [(True, Warning, "minivoice.W001"), (False, Error, "minivoice.E001")],
+)
+def test_check_reports_a_missing_webhook_secret(settings, debug, level, check_id):
+    settings.MINIVOICE_WEBHOOK_SECRETS = []
+    settings.DEBUG = debug
+    [message] = webhook_secret_is_set(None)
+    assert type(message) is level
+    assert message.id == check_id
+    assert "MINIVOICE_WEBHOOK_SECRET" in message.msg
+
+
+def test_suite_runs_tasks_in_process_whatever_the_broker():
+    # conftest's eager_celery promises this even when CELERY_BROKER_URL is set (CI's
+    # PostgreSQL + Redis run); the admin and send_webhook tests rely on it.
+    assert process_webhook_event.app.conf.task_always_eager is True
