@@ -9,9 +9,11 @@ otherwise. Everything here is pure parsing: no database, no Django models.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from django.utils.dateparse import parse_datetime
@@ -30,7 +32,12 @@ KEPT_HEADERS = (
 MAX_WEBHOOK_BODY_BYTES = 256 * 1024
 # The answer_url request is small too; the same limit keeps a hostile client cheap.
 MAX_ANSWER_BODY_BYTES = 256 * 1024
+# No real event nests deeply; a hostile one must not exhaust the stack downstream.
+MAX_JSON_DEPTH = 32
+
+WEBHOOK_ID_MAX_LENGTH = 255
 CALL_ID_MAX_LENGTH = 128
+RECORDING_ID_MAX_LENGTH = 128
 
 # -- Webhook events ---------------------------------------------------------------------
 
@@ -54,51 +61,83 @@ CALL_END_STATUSES = frozenset({"completed", "busy", "no_answer", "failed", "canc
 
 
 class MalformedRequest(ValueError):
-    """A request we cannot act on; `code` goes into the error envelope."""
+    """A request we cannot act on; `code` and `status` make the error answer."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
 
 
 def parse_json_object(body: bytes) -> dict:
-    """The body as a JSON object (NUL characters replaced), or MalformedRequest."""
+    """The body as a storable JSON object (see `storable`), or MalformedRequest.
+
+    Python's json accepts NaN and Infinity, which are not JSON and which neither
+    database's JSON column stores; they are refused here like any other bad JSON.
+    """
     try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+        value = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedRequest("malformed_json", "The body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise MalformedRequest("malformed_json", "The body must be a JSON object.")
-    return without_nul(value)
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise MalformedRequest(
+            "malformed_json", f"The JSON nests deeper than {MAX_JSON_DEPTH} levels."
+        )
+    return storable(value)
 
 
-def _text(value: object) -> str:
-    """A scalar from MiniVoice as text; anything else (objects, lists) as empty."""
-    if isinstance(value, bool) or value is None:
-        return ""
-    if isinstance(value, (str, int, float)):
-        return str(value).strip()
-    return ""
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
 
 
-def without_nul(value: object) -> object:
-    """`value` with every NUL character replaced by U+FFFD, through dicts and lists.
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError(f"{literal} is out of range")
+    return number
 
-    PostgreSQL's text and jsonb cannot hold U+0000; a request carrying one must still be
-    stored (and answered) rather than fail on insert.
-    """
+
+def _depth(value: object) -> int:
+    """How deeply dicts and lists nest in `value`, without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+# NUL (which PostgreSQL's text and jsonb cannot hold) and lone UTF-16 surrogates (which
+# are not UTF-8 at all) may arrive as JSON escapes; a request carrying one must still be
+# stored and answered rather than fail on insert.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: object) -> object:
+    """`value` with unstorable characters replaced by U+FFFD, through dicts and lists."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
-        return {without_nul(key): without_nul(item) for key, item in value.items()}
+        return {storable(key): storable(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [without_nul(item) for item in value]
+        return [storable(item) for item in value]
     return value
 
 
+def text(value: object, *, max_length: int | None = None) -> str:
+    """A scalar from MiniVoice as text (cut to `max_length`); objects and lists as ""."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return str(value).strip()[:max_length]
+
+
 def _call_id(value: object) -> str:
-    call_id = _text(value)
+    call_id = text(value)
     if any(ord(char) < 0x20 for char in call_id):
         raise MalformedRequest("invalid_call_id", "The call id has control characters.")
     if len(call_id) > CALL_ID_MAX_LENGTH:
@@ -109,16 +148,15 @@ def _call_id(value: object) -> str:
 
 
 def parse_timestamp(value: object) -> datetime | None:
-    """An ISO 8601 `created_at`, or None when absent or unreadable (never an error)."""
+    """An ISO 8601 `created_at` in UTC, or None when absent or unreadable (never an error)."""
     if not isinstance(value, str):
         return None
     try:
         parsed = parse_datetime(value)
-    except ValueError:
+        # Converting also catches an offset that pushes the date out of range.
+        return parsed.astimezone(UTC) if parsed and parsed.tzinfo else None
+    except (ValueError, OverflowError):
         return None
-    if parsed is None or parsed.tzinfo is None:
-        return None
-    return parsed
 
 
 # -- answer_url requests --------------------------------------------------------------------
@@ -158,13 +196,15 @@ def parse_answer_request(*, query: str, body: bytes, content_type: str) -> Answe
                 raise MalformedRequest("malformed_body", "The form body is not UTF-8.") from None
         else:
             raise MalformedRequest(
-                "unsupported_media_type", f"Unsupported content type {content_type!r}."
+                "unsupported_media_type",
+                f"Unsupported content type {content_type!r}.",
+                status=415,
             )
 
     call = params.get("call") if isinstance(params.get("call"), Mapping) else {}
     call_id = _call_id(call.get("id")) or _call_id(params.get("call_id"))
-    params = without_nul(params)
-    call = without_nul(call)
+    params = storable(params)
+    call = storable(call)
     if not call_id:
         raise MalformedRequest("missing_call_id", "The request has no call id (call.id).")
 
@@ -174,10 +214,10 @@ def parse_answer_request(*, query: str, body: bytes, content_type: str) -> Answe
         variables = {k: v for k, v in params.items() if k not in _CALL_PARAMS | {"call"}}
     return AnswerRequest(
         call_id=call_id,
-        status=_text(call.get("status") or params.get("status")),
-        direction=_text(call.get("direction") or params.get("direction")),
-        from_number=_text(call.get("from") or params.get("from")),
-        to_number=_text(call.get("to") or params.get("to")),
+        status=text(call.get("status") or params.get("status")),
+        direction=text(call.get("direction") or params.get("direction")),
+        from_number=text(call.get("from") or params.get("from")),
+        to_number=text(call.get("to") or params.get("to")),
         variables=dict(variables),
         created_at=parse_timestamp(params.get("created_at")),
     )
@@ -201,14 +241,14 @@ def read_event_facts(payload: Mapping) -> EventFacts:
     Intake must store every signed delivery, so nothing here raises: a field that is
     missing or of the wrong type reads as empty.
     """
-    call = payload.get("call") if isinstance(payload.get("call"), Mapping) else {}
-    data = payload.get("data") if isinstance(payload.get("data"), Mapping) else {}
     try:
-        call_id = _call_id(call.get("id")) or _call_id(data.get("call_id"))
+        call_id = _call_id(event_call(payload).get("id")) or _call_id(
+            event_data(payload).get("call_id")
+        )
     except MalformedRequest:
         call_id = ""
     return EventFacts(
-        event_type=_text(payload.get("event"))[:64],
+        event_type=text(payload.get("event"), max_length=64),
         call_id=call_id,
         occurred_at=parse_timestamp(payload.get("created_at")),
     )
@@ -233,7 +273,3 @@ def whole_number(value: object, *, maximum: int = 2**31 - 1) -> int | None:
     if isinstance(value, int) and 0 <= value <= maximum:
         return value
     return None
-
-
-def text(value: object, *, max_length: int) -> str:
-    return _text(value)[:max_length]

@@ -78,6 +78,29 @@ class Call(models.Model):
             self.last_step = step[:255]
             self.last_step_at = at
 
+    # Transitions, one per event MiniVoice reports. Each keeps the earliest time it was
+    # told and never moves the call backwards, so duplicates and late events are harmless.
+
+    def mark_initiated(self, at: datetime) -> None:
+        self.started_at = min(self.started_at or at, at)
+
+    def mark_ringing(self, at: datetime) -> None:
+        self.advance_to(self.Status.RINGING)
+
+    def mark_answered(self, at: datetime) -> None:
+        self.advance_to(self.Status.IN_PROGRESS)
+        if self.ended_at is None or at <= self.ended_at:
+            self.answered_at = min(self.answered_at or at, at)
+
+    def mark_ended(self, at: datetime, *, final_status: str, duration_seconds: int | None) -> None:
+        """The first report of the end stands; a repeat only fills in what it lacked."""
+        self.advance_to(self.Status.ENDED)
+        self.ended_at = min(self.ended_at or at, at)
+        if not self.final_status and final_status in self.FinalStatus.values:
+            self.final_status = final_status
+        if self.duration_seconds is None:
+            self.duration_seconds = duration_seconds
+
     def fill_details(
         self, *, direction: str = "", from_number: str = "", to_number: str = ""
     ) -> None:
@@ -102,6 +125,12 @@ class AnswerExchange(models.Model):
     occurred_at = models.DateTimeField(
         null=True, blank=True, help_text="The request's created_at, by MiniVoice's clock."
     )
+    webhook_id = models.CharField(
+        max_length=contract.WEBHOOK_ID_MAX_LENGTH,
+        blank=True,
+        help_text="The signed request's webhook-id: a request replayed with it gets the "
+        "same answer and changes nothing.",
+    )
     method = models.CharField(max_length=8)
     query_string = models.TextField(blank=True)
     request_headers = models.JSONField(default=dict, blank=True)
@@ -122,6 +151,13 @@ class AnswerExchange(models.Model):
         indexes = [
             models.Index(fields=["call", "received_at"]),
             models.Index(fields=["-received_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook_id"],
+                condition=~Q(webhook_id=""),
+                name="calls_exchange_unique_webhook_id",
+            )
         ]
 
     def __str__(self) -> str:
@@ -146,7 +182,7 @@ class WebhookEvent(models.Model):
     # States after which a retried delivery needs no more work.
     DONE_STATES = frozenset({State.PROCESSED, State.IGNORED, State.MALFORMED})
 
-    webhook_id = models.CharField(max_length=255, unique=True)
+    webhook_id = models.CharField(max_length=contract.WEBHOOK_ID_MAX_LENGTH, unique=True)
     event_type = models.CharField(max_length=64, blank=True, db_index=True)
     call_minivoice_id = models.CharField(
         "MiniVoice call id", max_length=contract.CALL_ID_MAX_LENGTH, blank=True

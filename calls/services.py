@@ -10,16 +10,17 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from calls import contract, flows
 from calls.actions import ensure_valid
+from calls.errors import envelope
 from calls.models import AnswerExchange, Call, WebhookEvent
 from calls.selectors import call_last_step_before
 from calls.steps import answer_step, event_step
@@ -40,9 +41,13 @@ class InboundRequest:
     started: float  # time.perf_counter() when the request reached the view
 
     @property
+    def webhook_id(self) -> str:
+        return self.headers.get("webhook-id", "")
+
+    @property
     def body_text(self) -> str:
         """The body as storable text: undecodable bytes and NUL become U+FFFD."""
-        return contract.without_nul(self.body.decode(errors="replace"))
+        return contract.storable(self.body.decode(errors="replace"))
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)
@@ -52,26 +57,43 @@ class InboundRequest:
 
 
 def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> AnswerExchange:
-    """Record the call, pick its actions and log the exact answer we give MiniVoice."""
+    """Record the call, pick its actions and log the exact answer we give MiniVoice.
+
+    A request replayed with a webhook-id we answered already gets that same answer and
+    changes nothing: a retry is harmless, and a captured signature buys nothing new.
+    """
+    if request.webhook_id:
+        answered = AnswerExchange.objects.filter(webhook_id=request.webhook_id).first()
+        if answered is not None:
+            return answered
+    try:
+        return _answer_and_log(request=request, answer=answer)
+    except IntegrityError:
+        if not request.webhook_id:
+            raise
+        # The same request arrived twice at once, and the other copy was logged first.
+        return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+
+
+def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) -> AnswerExchange:
     now = timezone.now()
+    at = answer.created_at or now
     with transaction.atomic():
-        call = _call_locked(answer.call_id, defaults={"started_at": answer.created_at or now})
+        call = _call_locked(answer.call_id, defaults={"started_at": at})
         call.fill_details(
             direction=answer.direction,
             from_number=answer.from_number,
             to_number=answer.to_number,
         )
-        # MiniVoice asks the answer_url once the call is answered.
-        if call.advance_to(Call.Status.IN_PROGRESS):
-            call.answered_at = call.answered_at or answer.created_at or now
-
+        call.mark_answered(at)  # MiniVoice asks the answer_url once the call is answered.
         flow, payload, error = _build_answer(call=call, variables=answer.variables)
-        call.note_step(answer_step(flow, payload), at=answer.created_at or now)
+        call.note_step(answer_step(flow, payload), at=at)
         call.save()
         return AnswerExchange.objects.create(
             call=call,
             received_at=now,
             occurred_at=answer.created_at,
+            webhook_id=request.webhook_id,
             flow=flow,
             response_status=200,
             response_body=json.dumps(payload),
@@ -81,17 +103,39 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
         )
 
 
-def answer_exchange_reject(
-    *, request: InboundRequest, status: int, response_body: str, error: str
-) -> AnswerExchange:
-    """Log an answer_url request we refused, so support sees MiniVoice's side of it."""
-    return AnswerExchange.objects.create(
-        call=None,
-        response_status=status,
-        response_body=response_body,
-        error=error,
-        **_exchange_request_fields(request),
+def answer_refuse(*, request: InboundRequest, problem: contract.MalformedRequest) -> str:
+    """The error answer to a request we cannot act on, logged for support."""
+    body = json.dumps(envelope(problem.code, problem.message))
+    _log_unattached_answer(
+        request=request, status=problem.status, response_body=body, error=problem.message
     )
+    return body
+
+
+def answer_fallback(*, request: InboundRequest, error: str) -> str:
+    """The safe actions for when recording the call itself failed, logged if possible."""
+    body = json.dumps(flows.FALLBACK_PAYLOAD)
+    _log_unattached_answer(
+        request=request, status=200, response_body=body, error=error, flow=flows.FALLBACK_FLOW
+    )
+    return body
+
+
+def _log_unattached_answer(
+    *, request: InboundRequest, status: int, response_body: str, error: str, flow: str = ""
+) -> None:
+    """Log an answer with no call to tie it to. Failing to log never changes the answer."""
+    try:
+        AnswerExchange.objects.create(
+            call=None,
+            flow=flow,
+            response_status=status,
+            response_body=response_body,
+            error=error,
+            **_exchange_request_fields(request),
+        )
+    except Exception:
+        logger.exception("Could not log an answer_url exchange")
 
 
 def _exchange_request_fields(request: InboundRequest) -> dict:
@@ -157,10 +201,28 @@ def event_ingest(*, webhook_id: str, request: InboundRequest) -> Intake:
         },
     )
     if not event.is_done:
-        # robust: a broker that is down must not turn a stored event into a 500; the event
-        # stays pending, and MiniVoice's retry or a reconcile hands it over again.
+        # robust: a broker that is down must not turn a stored event into a 500. The event
+        # stays pending; MiniVoice's retry or `events_requeue_pending` hands it over again.
         transaction.on_commit(lambda: process_webhook_event.delay(event.pk), robust=True)
     return Intake(event=event, created=created)
+
+
+def events_requeue_pending(*, older_than: timedelta, limit: int = 1000) -> int:
+    """Hand events still pending after `older_than` to a worker again; return how many.
+
+    Their task was lost (the broker was down at intake, or a worker died before taking
+    it). Processing is idempotent, so a task that was merely slow costs one extra look.
+    """
+    from calls.tasks import process_webhook_event
+
+    cutoff = timezone.now() - older_than
+    stale = WebhookEvent.objects.filter(
+        state=WebhookEvent.State.PENDING, received_at__lt=cutoff
+    ).order_by("received_at")
+    event_ids = list(stale.values_list("pk", flat=True)[:limit])
+    for event_id in event_ids:
+        process_webhook_event.delay(event_id)
+    return len(event_ids)
 
 
 # -- Webhook processing -------------------------------------------------------------------
@@ -176,7 +238,7 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None or event.is_done:
             return event
-        if event.event_type not in APPLIED_EVENTS:
+        if event.event_type not in contract.KNOWN_EVENTS:
             event.state = WebhookEvent.State.IGNORED
             event.error = ""
         elif not event.call_minivoice_id:
@@ -212,14 +274,25 @@ def _apply_event(event: WebhookEvent) -> None:
     call = _call_locked(event.call_minivoice_id, defaults={"started_at": at})
     envelope_call = contract.event_call(event.payload)
     call.fill_details(
-        direction=contract.text(envelope_call.get("direction"), max_length=32),
-        from_number=contract.text(envelope_call.get("from"), max_length=64),
-        to_number=contract.text(envelope_call.get("to"), max_length=64),
+        direction=contract.text(envelope_call.get("direction")),
+        from_number=contract.text(envelope_call.get("from")),
+        to_number=contract.text(envelope_call.get("to")),
     )
     if event.event_type in contract.RECORDING_EVENTS:
         recording_apply_event(call=call, event_type=event.event_type, data=data, at=at)
-    else:
-        _CALL_TRANSITIONS[event.event_type](call, data, at)
+    elif event.event_type == contract.CALL_INITIATED:
+        call.mark_initiated(at)
+    elif event.event_type == contract.CALL_RINGING:
+        call.mark_ringing(at)
+    elif event.event_type == contract.CALL_ANSWERED:
+        call.mark_answered(at)
+    elif event.event_type == contract.CALL_COMPLETED:
+        call.mark_ended(
+            at,
+            final_status=contract.text(data.get("status")),
+            duration_seconds=contract.whole_number(data.get("duration_seconds")),
+        )
+    # answer_url.failed moves nothing: its step says what MiniVoice could not use.
     step = event_step(event.event_type, data)
     if step:
         call.note_step(step, at)
@@ -228,42 +301,3 @@ def _apply_event(event: WebhookEvent) -> None:
         # the caller's last step is the latest one up to the end.
         call.last_step, call.last_step_at = call_last_step_before(call=call, moment=call.ended_at)
     call.save()
-
-
-def _call_initiated(call: Call, data: Mapping, at: datetime) -> None:
-    call.started_at = min(call.started_at or at, at)
-
-
-def _call_ringing(call: Call, data: Mapping, at: datetime) -> None:
-    call.advance_to(Call.Status.RINGING)
-
-
-def _call_answered(call: Call, data: Mapping, at: datetime) -> None:
-    call.advance_to(Call.Status.IN_PROGRESS)
-    if call.ended_at is None or at <= call.ended_at:
-        call.answered_at = min(call.answered_at or at, at)
-
-
-def _call_completed(call: Call, data: Mapping, at: datetime) -> None:
-    """The first report of the end stands; a repeat only fills in what it lacked."""
-    call.advance_to(Call.Status.ENDED)
-    call.ended_at = min(call.ended_at or at, at)
-    status = contract.text(data.get("status"), max_length=16)
-    if not call.final_status and status in contract.CALL_END_STATUSES:
-        call.final_status = status
-    if call.duration_seconds is None:
-        call.duration_seconds = contract.whole_number(data.get("duration_seconds"))
-
-
-def _answer_url_failed(call: Call, data: Mapping, at: datetime) -> None:
-    """Nothing to move: the event's step says what MiniVoice could not use."""
-
-
-_CALL_TRANSITIONS: dict[str, Callable[[Call, Mapping, datetime], None]] = {
-    contract.CALL_INITIATED: _call_initiated,
-    contract.CALL_RINGING: _call_ringing,
-    contract.CALL_ANSWERED: _call_answered,
-    contract.CALL_COMPLETED: _call_completed,
-    contract.ANSWER_URL_FAILED: _answer_url_failed,
-}
-APPLIED_EVENTS = frozenset(_CALL_TRANSITIONS) | contract.RECORDING_EVENTS

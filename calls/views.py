@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -19,10 +20,16 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from calls import contract, flows
-from calls.errors import ApiError, envelope
+from calls import contract
+from calls.errors import ApiError
 from calls.models import WebhookEvent
-from calls.services import InboundRequest, answer_call, answer_exchange_reject, event_ingest
+from calls.services import (
+    InboundRequest,
+    answer_call,
+    answer_fallback,
+    answer_refuse,
+    event_ingest,
+)
 from calls.signatures import SignatureError, verify_signature
 
 logger = logging.getLogger(__name__)
@@ -48,6 +55,8 @@ class MiniVoiceView(APIView):
 class AnswerView(MiniVoiceView):
     """MiniVoice asks what to do on a call; we answer with a valid action payload."""
 
+    http_method_names = ["get", "post"]
+
     def get(self, request: Request) -> HttpResponse:
         return self.answer(request)
 
@@ -62,28 +71,23 @@ class AnswerView(MiniVoiceView):
             answer = contract.parse_answer_request(
                 query=inbound.query_string, body=inbound.body, content_type=inbound.content_type
             )
-        except contract.MalformedRequest as exc:
-            code = 415 if exc.code == "unsupported_media_type" else 400
-            body = json.dumps(envelope(exc.code, exc.message))
-            try:
-                answer_exchange_reject(
-                    request=inbound, status=code, response_body=body, error=exc.message
-                )
-            except Exception:
-                # Losing the log line must not turn MiniVoice's 4xx into a 500.
-                logger.exception("Could not log a refused answer_url request")
-            return json_response(body, status=code)
+        except contract.MalformedRequest as problem:
+            body = answer_refuse(request=inbound, problem=problem)
+            return json_response(body, status=problem.status)
         try:
             exchange = answer_call(request=inbound, answer=answer)
         except Exception:
             # Even with the database gone, the caller hears an apology, not silence.
             logger.exception("answer_url failed for call %s", answer.call_id)
-            return json_response(json.dumps(flows.FALLBACK_PAYLOAD), status=200)
+            body = answer_fallback(request=inbound, error=traceback.format_exc())
+            return json_response(body, status=200)
         return json_response(exchange.response_body, status=exchange.response_status)
 
 
 class WebhookView(MiniVoiceView):
     """MiniVoice reports an event: verify, store once, acknowledge, process later."""
+
+    http_method_names = ["post"]
 
     def post(self, request: Request) -> HttpResponse:
         inbound = read_inbound(request, max_bytes=contract.MAX_WEBHOOK_BODY_BYTES)
@@ -101,22 +105,20 @@ class WebhookView(MiniVoiceView):
                 message="The webhook secret is not configured yet.",
             )
         require_signature(request, inbound)
-        webhook_id = request.headers["webhook-id"]
-        if len(webhook_id) > WebhookEvent._meta.get_field("webhook_id").max_length:
-            raise ApiError(
-                status_code=status.HTTP_400_BAD_REQUEST,
-                code="invalid_webhook_id",
-                message="The webhook-id header is longer than 255 characters.",
-            )
 
-        intake = event_ingest(webhook_id=webhook_id, request=inbound)
-        if intake.event.state == WebhookEvent.State.MALFORMED:
+        intake = event_ingest(webhook_id=inbound.webhook_id, request=inbound)
+        if intake.created and intake.event.state == WebhookEvent.State.MALFORMED:
+            # Kept, and refused once. Its retries answer 2xx like any duplicate: we have
+            # it, and MiniVoice must not retry it forever.
             raise ApiError(
                 status_code=status.HTTP_400_BAD_REQUEST,
                 code="malformed_json",
                 message="The body is not a JSON object. It was kept for support.",
             )
-        body = {"status": "accepted" if intake.created else "duplicate", "webhook_id": webhook_id}
+        body = {
+            "status": "accepted" if intake.created else "duplicate",
+            "webhook_id": inbound.webhook_id,
+        }
         code = status.HTTP_202_ACCEPTED if intake.created else status.HTTP_200_OK
         return json_response(json.dumps(body), status=code)
 
@@ -137,11 +139,18 @@ def read_inbound(request: Request, *, max_bytes: int) -> InboundRequest:
     body = request.body
     if len(body) > max_bytes:
         raise _too_large(max_bytes)
+    if len(request.headers.get("webhook-id", "")) > contract.WEBHOOK_ID_MAX_LENGTH:
+        raise ApiError(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            code="invalid_webhook_id",
+            message=f"The webhook-id header is longer than {contract.WEBHOOK_ID_MAX_LENGTH} "
+            "characters.",
+        )
     media_type, _ = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
     return InboundRequest(
         method=request.method,
         query_string=request.META.get("QUERY_STRING", ""),
-        headers=contract.without_nul(
+        headers=contract.storable(
             {
                 name: request.headers[name]
                 for name in contract.KEPT_HEADERS

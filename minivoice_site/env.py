@@ -10,6 +10,7 @@ import base64
 import binascii
 import os
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -66,3 +67,25 @@ def envwebhooksecrets(name: str) -> list[str]:
         if not key:
             raise ImproperlyConfigured(f"{name}: 'whsec_' must be followed by base64")
     return secrets
+
+
+_DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
+_BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
+
+
+def envdatabase(name: str, *, default: str, conn_max_age: int) -> dict:
+    """A DATABASES entry from a URL: SQLite or PostgreSQL (through psycopg 3)."""
+    url = envstr(name) or default
+    if url.partition("://")[0] not in _DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name} must be a sqlite:/// or postgres:// URL (got {url.partition(':')[0]!r})"
+        )
+    return dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+
+
+def envbroker(name: str) -> str:
+    """A Celery broker URL (Redis or RabbitMQ), or "" when unset."""
+    url = envstr(name)
+    if url and url.partition("://")[0] not in _BROKER_SCHEMES:
+        raise ImproperlyConfigured(f"{name} must be a redis:// or amqp:// URL")
+    return url

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from minivoice_site.env import envbool, envint, envlist, envstr, envwebhooksecrets
+from minivoice_site.env import (
+    envbool,
+    envbroker,
+    envdatabase,
+    envint,
+    envlist,
+    envstr,
+    envwebhooksecrets,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of a development checkout (the generated dev secret); git-ignored.
@@ -73,10 +80,10 @@ TEMPLATES = [
 # Database: DATABASE_URL, or a SQLite file for a laptop. Connections stay open between
 # requests (a fresh PostgreSQL connection per webhook costs most of the request).
 DATABASES = {
-    "default": dj_database_url.parse(
-        envstr("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    "default": envdatabase(
+        "DATABASE_URL",
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=envint("CONN_MAX_AGE", 600, minimum=0),
-        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -132,7 +139,7 @@ REST_FRAMEWORK = {
 
 # Celery: with no broker, tasks run in-process (after the transaction commits), so a
 # laptop needs nothing else installed. Setting CELERY_BROKER_URL turns on real workers.
-_broker_url = envstr("CELERY_BROKER_URL")
+_broker_url = envbroker("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not _broker_url
 # In-process mode needs no broker; "memory://" keeps Kombu from looking for one.
 CELERY_BROKER_URL = _broker_url or "memory://"
@@ -146,6 +153,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "requeue-pending-events": {"task": "calls.tasks.requeue_pending_events", "schedule": 60.0},
+}
 
 # MiniVoice: webhook secrets (space-separated during a rotation). A laptop without one
 # uses the secret `manage.py dev_setup` generated into var/ (git-ignored).

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db import models
 from django.utils import timezone
 
+from calls import contract
 from calls.models import Call
 
 
@@ -24,7 +25,7 @@ class Recording(models.Model):
 
     minivoice_id = models.CharField(
         "MiniVoice recording id",
-        max_length=128,
+        max_length=contract.RECORDING_ID_MAX_LENGTH,
         unique=True,
         null=True,
         blank=True,
@@ -36,7 +37,8 @@ class Recording(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
-    url = models.URLField("media URL", max_length=1024, blank=True)
+    # Text, not URLField: a long signed media URL must be kept whole, never cut.
+    url = models.TextField("media URL", blank=True)
     format = models.CharField(max_length=32, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)

@@ -8,26 +8,29 @@ from calls.models import Call
 from recordings.models import Recording
 
 
-def recording_apply_event(*, call: Call, event_type: str, data: Mapping, at: datetime) -> str:
-    """Apply a recording.* event to the recording it names; return the step, in words.
+def recording_apply_event(
+    *, call: Call, event_type: str, data: Mapping, at: datetime
+) -> Recording | None:
+    """Apply a recording.* event to the recording it names; None if it names none.
 
     Events come in any order and more than once: each only moves a recording forward
     (see `Recording.advance_to`), so completed-before-started still ends completed.
     """
     recording = _recording_locked(call=call, data=data, event_type=event_type)
+    if recording is None:
+        return None
     if event_type == contract.RECORDING_STARTED:
         recording.mark_started(at)
     elif event_type == contract.RECORDING_COMPLETED:
         recording.mark_completed(
             at,
             duration_seconds=contract.whole_number(data.get("duration_seconds")),
-            url=contract.text(data.get("url"), max_length=1024),
+            url=contract.text(data.get("url")),
             format=contract.text(data.get("format"), max_length=32),
             size_bytes=contract.whole_number(data.get("size_bytes"), maximum=2**63 - 1),
         )
     else:
-        reason = contract.text(data.get("reason"), max_length=2000)
-        recording.mark_failed(at, reason=reason)
+        recording.mark_failed(at, reason=contract.text(data.get("reason"), max_length=2000))
     recording.save()
     return recording
 
@@ -39,11 +42,14 @@ _STATUS_OF_EVENT = {
 }
 
 
-def _recording_locked(*, call: Call, data: Mapping, event_type: str) -> Recording:
-    recording_id = contract.text(data.get("recording_id"), max_length=128)
-    if not recording_id:
-        # recording.failed may name no recording (MiniVoice could not start one).
-        return Recording(call=call, status=_STATUS_OF_EVENT[event_type])
+def _recording_locked(*, call: Call, data: Mapping, event_type: str) -> Recording | None:
+    recording_id = contract.text(data.get("recording_id"))
+    if not recording_id or len(recording_id) > contract.RECORDING_ID_MAX_LENGTH:
+        # Only a failure may name no recording (MiniVoice could not start one); a start
+        # or completion without a usable id has no recording to attach to.
+        if event_type != contract.RECORDING_FAILED:
+            return None
+        return Recording(call=call, status=Recording.Status.FAILED)
     recording, _ = Recording.objects.get_or_create(
         minivoice_id=recording_id,
         defaults={"call": call, "status": _STATUS_OF_EVENT[event_type]},
