@@ -18,19 +18,20 @@ class TimelineEntry:
     event: WebhookEvent | None = None
 
 
-def call_timeline(*, call: Call) -> list[TimelineEntry]:
-    """Every answer_url exchange and webhook event of the call, in the order they happened.
+def call_timeline(*, call_id: str) -> list[TimelineEntry]:
+    """Every answer_url exchange and webhook event of a call, in the order they happened.
 
     Both are placed by MiniVoice's `created_at` when the request had one (delivery can be
-    late or out of order), else by when we received them.
+    late or out of order), else by when we received them. Events count even before any
+    is processed into a Call row.
     """
     entries = [
         TimelineEntry(kind="answer_url", at=exchange.at, exchange=exchange)
-        for exchange in call.answer_exchanges.all()
+        for exchange in AnswerExchange.objects.filter(call__minivoice_id=call_id)
     ]
     entries += [
         TimelineEntry(kind="webhook", at=event.at, event=event)
-        for event in WebhookEvent.objects.filter(call_minivoice_id=call.minivoice_id)
+        for event in WebhookEvent.objects.filter(call_minivoice_id=call_id)
     ]
     # Ties (same second) keep answer_url first: we answer before MiniVoice reports.
     return sorted(entries, key=lambda entry: (entry.at, entry.kind != "answer_url"))
@@ -38,7 +39,7 @@ def call_timeline(*, call: Call) -> list[TimelineEntry]:
 
 def call_last_step_before(*, call: Call, moment: datetime) -> tuple[str, datetime | None]:
     """The latest step the caller reached at or before `moment`, and when."""
-    for entry in reversed(call_timeline(call=call)):
+    for entry in reversed(call_timeline(call_id=call.minivoice_id)):
         if entry.at > moment:
             continue
         if entry.exchange is not None:

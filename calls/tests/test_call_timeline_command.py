@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.utils.dateparse import parse_datetime
 
 from calls.management.commands.call_timeline import Command
-from conftest import minivoice_event
+from conftest import WEBHOOK_URL, minivoice_event, signed
 
 
 @pytest.fixture
@@ -127,6 +127,28 @@ def test_entries_are_in_time_order_when_delivered_out_of_order(deliver, post_ans
     assert [entry.get("webhook_id") for entry in entries[1:]] == [started_id, completed_id]
     assert text.index(started_id) < text.index(completed_id)
     assert json.loads(timeline("call_123", "--json"))["recordings"][0]["status"] == "completed"
+
+
+@pytest.mark.django_db
+def test_events_stored_but_never_applied_still_show(client):
+    """A delivery whose task never ran (the broker was down) is part of the story too."""
+    body = json.dumps(minivoice_event(call_id="call_pending", recording_id="rec_p")).encode()
+    # The plain client: the test's transaction never commits, so the task never runs.
+    response = client.post(WEBHOOK_URL, data=body, content_type="application/json", **signed(body))
+    assert response.status_code == 202
+
+    text = timeline("call_pending")
+    document = json.loads(timeline("call_pending", "--json"))
+
+    assert "no call record yet" in text
+    assert "recording.started  [pending]" in text
+    assert document["call"] == {
+        "id": "call_pending",
+        "recorded": False,
+        "status": None,
+        "last_step": None,
+    }
+    assert [entry["event"] for entry in document["entries"]] == ["recording.started"]
 
 
 @pytest.mark.django_db

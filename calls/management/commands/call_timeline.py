@@ -7,6 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from calls.models import Call
 from calls.selectors import TimelineEntry, call_timeline
+from recordings.models import Recording
 
 
 class Command(BaseCommand):
@@ -26,19 +27,35 @@ class Command(BaseCommand):
 
     def handle(self, *args, call_id: str, as_json: bool, **options) -> None:
         call = Call.objects.filter(minivoice_id=call_id).first()
-        if call is None:
+        entries = call_timeline(call_id=call_id)
+        if call is None and not entries:
             raise CommandError(
                 f"No call with MiniVoice id {call_id!r}. "
                 "Check the id, or look for it in the admin under Calls."
             )
-        recordings = list(call.recordings.order_by("created_at"))
-        entries = call_timeline(call=call)
+        recordings = list(call.recordings.order_by("created_at")) if call else []
         if as_json:
-            self.stdout.write(_dumps(_as_json(call, recordings, entries)))
+            self.stdout.write(_dumps(_as_json(call_id, call, recordings, entries)))
         else:
-            self._print_text(call, recordings, entries)
+            self._print_text(call_id, call, recordings, entries)
 
-    def _print_text(self, call: Call, recordings: list, entries: list[TimelineEntry]) -> None:
+    def _print_text(
+        self, call_id: str, call: Call | None, recordings: list, entries: list[TimelineEntry]
+    ) -> None:
+        if call is None:
+            # Events are stored but none has been applied yet (pending, failed, ignored).
+            self.stdout.write(self.style.MIGRATE_HEADING(f"Call {call_id}: no call record yet"))
+            self.stdout.write("  None of its events has been applied; their states are below.")
+        else:
+            self._print_call(call)
+        self._print_recordings(recordings)
+        self.stdout.write(self.style.MIGRATE_HEADING("Timeline"))
+        for entry in entries:
+            self.stdout.write(f"  {entry.at:%Y-%m-%d %H:%M:%S}  {_describe(entry)}")
+        if not entries:
+            self.stdout.write("  (nothing yet)")
+
+    def _print_call(self, call: Call) -> None:
         status = call.get_status_display()
         if call.final_status:
             status += f" ({call.get_final_status_display().lower()})"
@@ -48,6 +65,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {call.direction or 'direction unknown'}  {people}".rstrip())
         self.stdout.write(f"  Last step: {call.last_step or '(none yet)'}")
 
+    def _print_recordings(self, recordings: list) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING("Recordings"))
         for recording in recordings:
             details = [recording.get_status_display()]
@@ -58,12 +76,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {recording}: {', '.join(details)}")
         if not recordings:
             self.stdout.write("  (none)")
-
-        self.stdout.write(self.style.MIGRATE_HEADING("Timeline"))
-        for entry in entries:
-            self.stdout.write(f"  {entry.at:%Y-%m-%d %H:%M:%S}  {_describe(entry)}")
-        if not entries:
-            self.stdout.write("  (nothing yet)")
 
 
 def _describe(entry: TimelineEntry) -> str:
@@ -80,37 +92,50 @@ def _describe(entry: TimelineEntry) -> str:
     return line + (f"  error: {event.error.splitlines()[-1]}" if event.error else "")
 
 
-def _as_json(call: Call, recordings: list, entries: list[TimelineEntry]) -> dict:
+def _as_json(
+    call_id: str, call: Call | None, recordings: list, entries: list[TimelineEntry]
+) -> dict:
     return {
-        "call": {
-            "id": call.minivoice_id,
-            "status": call.status,
-            "final_status": call.final_status or None,
-            "direction": call.direction,
-            "from": call.from_number,
-            "to": call.to_number,
-            "last_step": call.last_step,
-            "started_at": call.started_at,
-            "answered_at": call.answered_at,
-            "ended_at": call.ended_at,
-            "duration_seconds": call.duration_seconds,
-        },
-        "recordings": [
-            {
-                "recording_id": recording.minivoice_id,
-                "status": recording.status,
-                "started_at": recording.started_at,
-                "completed_at": recording.completed_at,
-                "failed_at": recording.failed_at,
-                "duration_seconds": recording.duration_seconds,
-                "url": recording.url,
-                "format": recording.format,
-                "size_bytes": recording.size_bytes,
-                "failure_reason": recording.failure_reason,
-            }
-            for recording in recordings
-        ],
+        "call": _call_json(call) if call else _unrecorded_call_json(call_id),
+        "recordings": [_recording_json(recording) for recording in recordings],
         "entries": [_entry_json(entry) for entry in entries],
+    }
+
+
+def _call_json(call: Call) -> dict:
+    return {
+        "id": call.minivoice_id,
+        "recorded": True,
+        "status": call.status,
+        "final_status": call.final_status or None,
+        "direction": call.direction,
+        "from": call.from_number,
+        "to": call.to_number,
+        "last_step": call.last_step,
+        "started_at": call.started_at,
+        "answered_at": call.answered_at,
+        "ended_at": call.ended_at,
+        "duration_seconds": call.duration_seconds,
+    }
+
+
+def _unrecorded_call_json(call_id: str) -> dict:
+    """A call known only from stored events that none of has been applied yet."""
+    return {"id": call_id, "recorded": False, "status": None, "last_step": None}
+
+
+def _recording_json(recording: Recording) -> dict:
+    return {
+        "recording_id": recording.minivoice_id,
+        "status": recording.status,
+        "started_at": recording.started_at,
+        "completed_at": recording.completed_at,
+        "failed_at": recording.failed_at,
+        "duration_seconds": recording.duration_seconds,
+        "url": recording.url,
+        "format": recording.format,
+        "size_bytes": recording.size_bytes,
+        "failure_reason": recording.failure_reason,
     }
 
 

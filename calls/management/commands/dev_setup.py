@@ -23,8 +23,10 @@ class Command(BaseCommand):
 
     def _ensure_webhook_secret(self) -> None:
         path = settings.DEV_WEBHOOK_SECRET_FILE
-        if settings.MINIVOICE_WEBHOOK_SECRETS:
-            source = "MINIVOICE_WEBHOOK_SECRET" if not path.exists() else str(path)
+        secrets_in_use = settings.MINIVOICE_WEBHOOK_SECRETS
+        if secrets_in_use:
+            from_file = path.exists() and path.read_text().split() == secrets_in_use
+            source = path if from_file else "MINIVOICE_WEBHOOK_SECRET"
             self.stdout.write(f"Webhook secret: already set ({source}).")
             return
         path.parent.mkdir(parents=True, exist_ok=True)
