@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from calls import contract, flows
 from calls.models import AnswerExchange, Call, WebhookEvent
 from recordings.models import Recording
 
@@ -56,6 +57,58 @@ class RecordingInline(admin.TabularInline):
         return False
 
 
+# List filters with fixed choices: a plain field filter on a free-text column runs a
+# SELECT DISTINCT over the whole table on every page, too slow on a big log.
+
+
+class DirectionFilter(admin.SimpleListFilter):
+    title = "direction"
+    parameter_name = "direction"
+
+    def lookups(self, request, model_admin) -> list:
+        return [("inbound", "Inbound"), ("outbound", "Outbound")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(direction=self.value()) if self.value() else queryset
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    title = "event type"
+    parameter_name = "event_type"
+    OTHER = "other"
+
+    def lookups(self, request, model_admin) -> list:
+        known = [(name, name) for name in sorted(contract.KNOWN_EVENTS)]
+        return [*known, (self.OTHER, "Other (a type we do not act on)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.OTHER:
+            return queryset.exclude(event_type__in=contract.KNOWN_EVENTS)
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin) -> list:
+        return [
+            ("answered", "Answered with the flow"),
+            ("fallback", "Answered with the fallback (something failed)"),
+            ("refused", "Refused (4xx)"),
+        ]
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case "answered":
+                return queryset.filter(response_status=200).exclude(flow=flows.FALLBACK_FLOW)
+            case "fallback":
+                return queryset.filter(flow=flows.FALLBACK_FLOW)
+            case "refused":
+                return queryset.filter(response_status__gte=400)
+        return queryset
+
+
 @admin.register(Call)
 class CallAdmin(ReadOnlyAdmin):
     list_display = [
@@ -68,9 +121,9 @@ class CallAdmin(ReadOnlyAdmin):
         "last_step",
         "created_at",
     ]
-    list_filter = ["status", "final_status", "direction"]
+    list_filter = ["status", "final_status", DirectionFilter]
     search_fields = ["=minivoice_id", "=recordings__minivoice_id", "from_number", "to_number"]
-    date_hierarchy = "created_at"
+    search_help_text = "A call id or recording id (exact), or part of a phone number."
     inlines = [RecordingInline]
     readonly_fields = ["webhook_events", "answer_exchanges"]
     fieldsets = [
@@ -109,10 +162,10 @@ class AnswerExchangeAdmin(ReadOnlyAdmin):
         "duration_ms",
         "failed_to_build",
     ]
-    list_filter = ["response_status", "method", "flow"]
+    list_filter = [OutcomeFilter]
     list_select_related = ["call"]
-    search_fields = ["=call__minivoice_id"]
-    date_hierarchy = "received_at"
+    search_fields = ["=call__minivoice_id", "=webhook_id"]
+    search_help_text = "A call id or a webhook-id, exactly as MiniVoice sent it."
     exclude = ["request_body", "response_body", "request_headers", "variables"]
     readonly_fields = ["request", "response"]
 
@@ -156,15 +209,16 @@ class CallIdFilter(admin.SimpleListFilter):
 class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = [
         "received_at",
+        "occurred_at",
         "event_type",
         "call_link",
         "state",
         "attempts",
         "webhook_id",
     ]
-    list_filter = ["state", "event_type", CallIdFilter]
+    list_filter = ["state", EventTypeFilter, CallIdFilter]
     search_fields = ["=webhook_id", "=call_minivoice_id", "=payload__data__recording_id"]
-    date_hierarchy = "received_at"
+    search_help_text = "A webhook-id, call id or recording id, exactly as MiniVoice sent it."
     exclude = ["raw_body", "payload", "headers"]
     readonly_fields = ["call_link", "body", "request_headers"]
 

@@ -18,7 +18,7 @@ class RecordingAdmin(ReadOnlyAdmin):
         "completed_at",
         "failure_reason",
     ]
-    list_filter = ["status", "format"]
+    list_filter = ["status"]
     list_select_related = ["call"]
     search_fields = ["=minivoice_id", "=call__minivoice_id"]
-    date_hierarchy = "created_at"
+    search_help_text = "A recording id or call id, exactly as MiniVoice sent it."

@@ -226,17 +226,16 @@ def test_search_finds_rows_by_the_ids_support_is_given(
         ),
         (
             "admin:calls_webhookevent_changelist",
-            {"event_type__exact": "recording.started"},
+            {"event_type": "recording.started"},
             {"msg_aaa"},
         ),
         ("admin:recordings_recording_changelist", {"status__exact": "completed"}, {"rec_bbb"}),
         ("admin:recordings_recording_changelist", {"status__exact": "started"}, {"rec_aaa"}),
-        ("admin:calls_answerexchange_changelist", {"response_status__exact": "200"}, {"call_123"}),
-        (
-            "admin:calls_answerexchange_changelist",
-            {"response_status__exact": "400"},
-            {"refused 400"},
-        ),
+        ("admin:calls_answerexchange_changelist", {"outcome": "answered"}, {"call_123"}),
+        ("admin:calls_answerexchange_changelist", {"outcome": "refused"}, {"refused 400"}),
+        ("admin:calls_answerexchange_changelist", {"outcome": "fallback"}, set()),
+        ("admin:calls_call_changelist", {"direction": "inbound"}, {"call_123", "call_456"}),
+        ("admin:calls_webhookevent_changelist", {"event_type": "other"}, {"msg_ddd"}),
     ],
 )
 def test_list_filter_narrows_the_list(admin_client, calls, changelist, params, expected):
