@@ -33,10 +33,12 @@ test: $(VENV)/.installed chromium lint
 
 # The admin's browser tests drive the system's Chromium from Debian rather than a
 # browser Playwright downloads. Installed once, with apt, when it is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
 	@command -v chromium >/dev/null || { \
-		echo "Installing Debian's chromium for the admin's browser tests (needs root)..."; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		echo "Installing Debian's chromium for the admin's browser tests..."; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	}
 
 lint: $(VENV)/.installed
