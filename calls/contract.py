@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 from django.utils.dateparse import parse_datetime
@@ -154,9 +154,18 @@ def parse_timestamp(value: object) -> datetime | None:
     try:
         parsed = parse_datetime(value)
         # Converting also catches an offset that pushes the date out of range.
-        return parsed.astimezone(UTC) if parsed and parsed.tzinfo else None
+        moment = parsed.astimezone(UTC) if parsed and parsed.tzinfo else None
     except (ValueError, OverflowError):
         return None
+    # A day's margin at either end of the calendar, so that showing it in any time zone
+    # (the admin, commands) cannot overflow either.
+    if moment is None or not _SHOWABLE_FROM <= moment <= _SHOWABLE_UNTIL:
+        return None
+    return moment
+
+
+_SHOWABLE_FROM = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_SHOWABLE_UNTIL = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 # -- answer_url requests --------------------------------------------------------------------

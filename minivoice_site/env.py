@@ -76,7 +76,8 @@ _BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
 def envdatabase(name: str, *, default: str, conn_max_age: int) -> dict:
     """A DATABASES entry from a URL: SQLite or PostgreSQL (through psycopg 3)."""
     url = envstr(name) or default
-    if url.partition("://")[0] not in _DATABASE_SCHEMES:
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme not in _DATABASE_SCHEMES:
         raise ImproperlyConfigured(
             f"{name} must be a sqlite:/// or postgres:// URL (got {url.partition(':')[0]!r})"
         )
@@ -86,6 +87,7 @@ def envdatabase(name: str, *, default: str, conn_max_age: int) -> dict:
 def envbroker(name: str) -> str:
     """A Celery broker URL (Redis or RabbitMQ), or "" when unset."""
     url = envstr(name)
-    if url and url.partition("://")[0] not in _BROKER_SCHEMES:
+    scheme, separator, _ = url.partition("://")
+    if url and (not separator or scheme not in _BROKER_SCHEMES):
         raise ImproperlyConfigured(f"{name} must be a redis:// or amqp:// URL")
     return url

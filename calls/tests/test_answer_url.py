@@ -16,6 +16,7 @@ from django.db import OperationalError
 from calls import contract, flows
 from calls.actions import action_name, validate_payload
 from calls.models import AnswerExchange, Call
+from calls.tests.test_contract import HOSTILE_JSON
 from conftest import ANSWER_URL, OTHER_SECRET, signed
 
 CREATED_AT = datetime(2026, 5, 29, 12, 0, tzinfo=UTC)
@@ -312,6 +313,39 @@ def test_body_of_exactly_the_limit_is_answered_and_kept_whole(send):
     assert AnswerExchange.objects.get().request_body == body.decode()
 
 
+@pytest.mark.parametrize("body", HOSTILE_JSON.values(), ids=HOSTILE_JSON.keys())
+@pytest.mark.django_db
+def test_signed_hostile_json_is_refused_as_malformed_and_logged_without_a_call(send, body):
+    response = send(body=body)
+
+    assert_refused(response, 400, "malformed_json")
+    assert not Call.objects.exists()
+    exchange = AnswerExchange.objects.get()
+    assert exchange.call is None
+    assert exchange.method == "POST"
+    assert exchange.request_body == body.decode()
+    assert exchange.response_status == 400
+    assert exchange.response_body.encode() == response.content
+    assert exchange.flow == ""
+    assert exchange.error
+
+
+@pytest.mark.django_db
+def test_webhook_id_longer_than_255_characters_is_refused_and_not_stored(send):
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode(), webhook_id="m" * 256)
+
+    assert_refused(response, 400, "invalid_webhook_id")
+    assert_nothing_stored()
+
+
+@pytest.mark.django_db
+def test_webhook_id_of_255_characters_is_answered_and_stored(send):
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode(), webhook_id="m" * 255)
+
+    assert_default_flow(response)
+    assert AnswerExchange.objects.get().webhook_id == "m" * 255
+
+
 # -- Signatures -----------------------------------------------------------------------------
 
 
@@ -367,6 +401,90 @@ def test_unsigned_request_is_answered_when_no_secret_is_configured(send, setting
     assert AnswerExchange.objects.get().call == Call.objects.get(minivoice_id="call_123")
 
 
+# -- Replays ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_replayed_post_gets_the_same_answer_and_stores_nothing_more(client):
+    body = json.dumps(CONTRACT_EXAMPLE).encode()
+    headers = signed(body, webhook_id="msg_replayed")
+
+    first = client.post(ANSWER_URL, data=body, content_type="application/json", **headers)
+    call_before = Call.objects.get()
+    replay = client.post(ANSWER_URL, data=body, content_type="application/json", **headers)
+
+    assert_default_flow(first)
+    assert replay.status_code == 200
+    assert replay["Content-Type"] == "application/json"
+    assert replay.content == first.content
+    call = Call.objects.get()
+    assert call.updated_at == call_before.updated_at  # the replay did not even save it
+    assert (call.last_step, call.last_step_at) == (call_before.last_step, call_before.last_step_at)
+    exchange = AnswerExchange.objects.get()
+    assert exchange.webhook_id == "msg_replayed"
+    assert exchange.call == call
+    assert exchange.response_body.encode() == first.content
+
+
+@pytest.mark.django_db
+def test_replayed_get_with_another_query_gets_the_first_answer_and_changes_nothing(send):
+    # A GET has no body: its signature covers the empty body only, not the query string.
+    # Captured headers replayed with other parameters must buy nothing.
+    headers = signed(b"", webhook_id="msg_get_replayed")
+
+    first = send("GET", query="call_id=call_123&digits=1", sign=False, headers=headers)
+    replay = send(
+        "GET",
+        query="call_id=call_999&from=%2B1999&digits=9",
+        sign=False,
+        headers=headers,
+    )
+
+    assert_default_flow(first)
+    assert replay.status_code == 200
+    assert replay.content == first.content
+    call = Call.objects.get()
+    assert call.minivoice_id == "call_123"
+    assert call.from_number == ""
+    exchange = AnswerExchange.objects.get()
+    assert exchange.webhook_id == "msg_get_replayed"
+    assert exchange.call == call
+    assert exchange.query_string == "call_id=call_123&digits=1"
+    assert exchange.variables == {"digits": "1"}
+
+
+@pytest.mark.django_db
+def test_replay_after_a_fallback_answer_gets_the_same_fallback(client, monkeypatch):
+    body = json.dumps(CONTRACT_EXAMPLE).encode()
+    headers = signed(body, webhook_id="msg_fallback_replayed")
+    monkeypatch.setattr(flows, "actions_for_call", _raise)
+    first = client.post(ANSWER_URL, data=body, content_type="application/json", **headers)
+    monkeypatch.undo()  # the flow works again, but the replay gets what was answered
+
+    replay = client.post(ANSWER_URL, data=body, content_type="application/json", **headers)
+
+    assert first.json() == flows.FALLBACK_PAYLOAD
+    assert replay.status_code == 200
+    assert replay.content == first.content
+    exchange = AnswerExchange.objects.get()
+    assert (exchange.webhook_id, exchange.flow) == ("msg_fallback_replayed", "fallback")
+    assert Call.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_requests_with_different_webhook_ids_are_each_answered_and_logged(send):
+    body = json.dumps(CONTRACT_EXAMPLE).encode()
+
+    send(body=body, webhook_id="msg_a")
+    send(body=body, webhook_id="msg_b")
+
+    assert sorted(AnswerExchange.objects.values_list("webhook_id", flat=True)) == [
+        "msg_a",
+        "msg_b",
+    ]
+    assert Call.objects.count() == 1
+
+
 # -- Failures on our side -------------------------------------------------------------------
 
 
@@ -414,6 +532,47 @@ def test_database_failure_still_answers_the_fallback(send, monkeypatch):
 
 
 @pytest.mark.django_db
+def test_fallback_answer_is_logged_without_a_call_with_the_error(send, monkeypatch):
+    def database_down(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("calls.views.answer_call", database_down)
+    body = json.dumps(CONTRACT_EXAMPLE).encode()
+
+    response = send(body=body, webhook_id="msg_fallback")
+
+    assert response.status_code == 200
+    assert response.json() == flows.FALLBACK_PAYLOAD
+    assert not Call.objects.exists()
+    exchange = AnswerExchange.objects.get()
+    assert exchange.call is None
+    assert exchange.flow == flows.FALLBACK_FLOW == "fallback"
+    assert "server closed the connection" in exchange.error
+    assert exchange.response_status == 200
+    assert exchange.response_body.encode() == response.content
+    assert exchange.method == "POST"
+    assert exchange.request_body == body.decode()
+    assert exchange.request_headers["webhook-id"] == "msg_fallback"
+
+
+@pytest.mark.django_db
+def test_fallback_is_still_answered_when_logging_it_fails_too(send, monkeypatch, caplog):
+    def database_down(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("calls.views.answer_call", database_down)
+    monkeypatch.setattr(AnswerExchange.objects, "create", database_down)
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == flows.FALLBACK_PAYLOAD
+    assert_nothing_stored()
+    assert "Could not log an answer_url exchange" in caplog.text
+
+
+@pytest.mark.django_db
 def test_database_failure_midway_leaves_no_half_recorded_call(send, monkeypatch):
     def database_down(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
@@ -436,6 +595,26 @@ def test_other_methods_are_not_allowed(send, method):
     response = send(method, body=json.dumps(CONTRACT_EXAMPLE).encode())
 
     assert_refused(response, 405, "method_not_allowed")
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+@pytest.mark.django_db
+def test_head_and_options_are_not_allowed_and_store_nothing(send, method):
+    response = send(method, body=json.dumps(CONTRACT_EXAMPLE).encode())
+
+    assert response.status_code == 405
+    if method == "OPTIONS":  # HEAD answers have no body
+        assert_refused(response, 405, "method_not_allowed")
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+@pytest.mark.django_db
+def test_head_and_options_with_call_parameters_store_nothing(send, method):
+    response = send(method, query="call_id=call_123&digits=1")
+
+    assert response.status_code == 405
     assert_nothing_stored()
 
 
@@ -485,6 +664,29 @@ def test_nul_character_in_the_request_is_answered_and_logged(send, kwargs, statu
     assert response.json() != flows.FALLBACK_PAYLOAD
     exchange = AnswerExchange.objects.get()
     assert exchange.response_status == status
+    assert exchange.response_body.encode() == response.content
+
+
+@pytest.mark.django_db
+def test_lone_surrogates_in_the_request_are_answered_and_stored_replaced(send):
+    # Valid JSON escapes, but not text a database holds: replaced by U+FFFD, never a 500.
+    body = json.dumps(
+        {
+            "call": {"id": "call_\ud800", "from": "+1555\udfff"},
+            "variables": {"digits": "1\ud800", "k\udc00": "v"},
+        }
+    ).encode()
+
+    response = send(body=body)
+
+    assert_default_flow(response)
+    call = Call.objects.get()
+    assert call.minivoice_id == "call_\ufffd"
+    assert call.from_number == "+1555\ufffd"
+    exchange = AnswerExchange.objects.get()
+    assert exchange.call == call
+    assert exchange.variables == {"digits": "1\ufffd", "k\ufffd": "v"}
+    assert exchange.request_body == body.decode()  # the escapes, as sent
     assert exchange.response_body.encode() == response.content
 
 

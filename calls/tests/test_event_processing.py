@@ -311,7 +311,7 @@ def test_processing_failure_is_kept_rolled_back_and_replayable(deliver, monkeypa
 
     assert event.state == WebhookEvent.State.FAILED
     assert "boom" in event.error
-    assert event.attempts >= 1
+    assert event.attempts == 1  # in-process mode tries once and keeps the failure
     assert event.processed_at is None
     assert not Recording.objects.exists()
     assert not Call.objects.exists()
@@ -322,8 +322,54 @@ def test_processing_failure_is_kept_rolled_back_and_replayable(deliver, monkeypa
     event.refresh_from_db()
     assert event.state == WebhookEvent.State.PROCESSED
     assert event.error == ""
+    assert event.attempts == 2  # the failed try and the replay
     assert Recording.objects.get().status == Recording.Status.COMPLETED
     assert call_123().last_step == "Recording completed"
+
+
+@pytest.mark.django_db
+def test_failing_event_is_tried_once_in_process_and_left_failed(deliver, monkeypatch):
+    # With no broker there is no waiting between tries: retrying inside the request would
+    # only repeat the failure (and hold MiniVoice's request) nine times.
+    tries = []
+
+    def fail(**kwargs):
+        tries.append(kwargs)
+        raise RuntimeError("still broken")
+
+    monkeypatch.setattr(services, "recording_apply_event", fail)
+
+    event = deliver("recording.started", second=12, recording_id="rec_call_123")
+
+    assert len(tries) == 1
+    assert event.state == WebhookEvent.State.FAILED
+    assert event.attempts == 1
+    assert "still broken" in event.error
+    assert event.processed_at is None
+    assert event.raw_body
+    assert not Call.objects.exists()
+    assert not Recording.objects.exists()
+
+
+@pytest.mark.django_db
+def test_task_run_in_process_on_a_failing_event_returns_without_raising(deliver, monkeypatch):
+    event = deliver("call.transcribed", second=5)  # any stored row; made pending below
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        state=WebhookEvent.State.PENDING, event_type="call.answered", attempts=0
+    )
+    monkeypatch.setattr(services, "_apply_event", _raise_boom)
+
+    result = process_webhook_event.apply(args=[event.pk])
+
+    assert result.successful()
+    event.refresh_from_db()
+    assert (event.state, event.attempts) == (WebhookEvent.State.FAILED, 1)
+    assert "boom" in event.error
+    assert not Call.objects.exists()
+
+
+def _raise_boom(*args, **kwargs):
+    raise RuntimeError("boom")
 
 
 @pytest.mark.django_db

@@ -16,7 +16,14 @@ from django.core.exceptions import ImproperlyConfigured
 from calls.checks import webhook_secret_is_set
 from calls.tasks import process_webhook_event
 from conftest import TEST_SECRET
-from minivoice_site.env import envbool, envint, envlist, envwebhooksecrets
+from minivoice_site.env import (
+    envbool,
+    envbroker,
+    envdatabase,
+    envint,
+    envlist,
+    envwebhooksecrets,
+)
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -151,6 +158,99 @@ def test_bad_value_raises_improperly_configured_naming_the_variable(
     assert message in str(excinfo.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "engine"),
+    [
+        ("sqlite:////tmp/minivoice.sqlite3", "django.db.backends.sqlite3"),
+        (POSTGRES_URL, "django.db.backends.postgresql"),
+        ("postgresql://postgres@127.0.0.1:5432/test", "django.db.backends.postgresql"),
+        ("pgsql://postgres@127.0.0.1:5432/test", "django.db.backends.postgresql"),
+    ],
+    ids=["sqlite", "postgres", "postgresql", "pgsql"],
+)
+def test_envdatabase_reads_sqlite_and_postgresql_urls(monkeypatch, url, engine):
+    monkeypatch.setenv("DATABASE_URL", f" {url} ")
+
+    database = envdatabase("DATABASE_URL", default="sqlite:///unused.sqlite3", conn_max_age=42)
+
+    assert database["ENGINE"] == engine
+    assert database["CONN_MAX_AGE"] == 42
+    assert database["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "], ids=["unset", "empty", "blank"])
+def test_envdatabase_unset_or_blank_uses_the_default(monkeypatch, raw):
+    if raw is None:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("DATABASE_URL", raw)
+
+    database = envdatabase("DATABASE_URL", default="sqlite:////tmp/default.sqlite3", conn_max_age=0)
+
+    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["NAME"] == "/tmp/default.sqlite3"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://x",
+        "mysql://app:s3cret-password@db.example/app",
+        "oracle://app:s3cret-password@db.example/app",
+        "postgres:/missing-slashes",
+        "db.example:5432",
+        "not a url",
+    ],
+)
+def test_envdatabase_refuses_other_databases_naming_the_variable(monkeypatch, url):
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        envdatabase("DATABASE_URL", default="sqlite:///unused.sqlite3", conn_max_age=0)
+
+    message = str(excinfo.value)
+    assert message.startswith("DATABASE_URL ")
+    assert "s3cret-password" not in message  # the error may end up in logs
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://:pw@redis.example:6380/0",
+        "amqp://guest:guest@127.0.0.1:5672//",
+        "amqps://rabbit.example//",
+    ],
+)
+def test_envbroker_reads_redis_and_rabbitmq_urls(monkeypatch, url):
+    monkeypatch.setenv("CELERY_BROKER_URL", f"  {url}\n")
+    assert envbroker("CELERY_BROKER_URL") == url
+
+
+@pytest.mark.parametrize("raw", [None, "", "  "], ids=["unset", "empty", "blank"])
+def test_envbroker_unset_or_blank_is_no_broker(monkeypatch, raw):
+    if raw is None:
+        monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    else:
+        monkeypatch.setenv("CELERY_BROKER_URL", raw)
+    assert envbroker("CELERY_BROKER_URL") == ""
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["foo://", "foo://user:s3cret-password@host", "memory://", "127.0.0.1:6379"],
+)
+def test_envbroker_refuses_other_urls_naming_the_variable(monkeypatch, url):
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        envbroker("CELERY_BROKER_URL")
+
+    message = str(excinfo.value)
+    assert message.startswith("CELERY_BROKER_URL ")
+    assert "s3cret-password" not in message
+
+
 # -- The settings module as a whole -----------------------------------------------------------
 
 
@@ -231,6 +331,25 @@ def test_bad_setting_is_reported_without_a_traceback(manage, overrides, variable
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert variable in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"CELERY_BROKER_URL": "foo://"}, "CELERY_BROKER_URL"),
+    ],
+    ids=["mysql-database", "unknown-broker"],
+)
+def test_bad_url_stops_manage_py_with_one_configuration_error_line(manage, overrides, variable):
+    result = manage("check", **overrides)
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Configuration error: ")
+    assert variable in lines[0]
 
 
 def test_production_settings_pass_the_deploy_checks(manage):

@@ -15,9 +15,11 @@ from threading import Barrier, Lock
 import pytest
 from django.db import connection
 from django.test import Client
+from django.urls import reverse
 
 from calls import services, tasks
 from calls.models import Call, WebhookEvent
+from calls.tests.test_contract import HOSTILE_JSON
 from conftest import OTHER_SECRET, TEST_SECRET, WEBHOOK_URL, minivoice_event, signed
 from recordings.models import Recording
 
@@ -288,7 +290,8 @@ def test_failed_processing_keeps_the_error_on_the_event(post_webhook, monkeypatc
     event = WebhookEvent.objects.get()
     assert event.state == WebhookEvent.State.FAILED
     assert "database hiccup" in event.error
-    assert event.attempts >= 1
+    assert event.attempts == 1  # in-process mode tries once and keeps the failure
+    assert event.processed_at is None
     assert event.raw_body == STARTED.decode()
 
 
@@ -334,6 +337,179 @@ def test_signed_malformed_json_is_kept_as_malformed(client, body):
     assert event.payload is None
     assert event.event_type == ""
     assert not Call.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", HOSTILE_JSON.values(), ids=HOSTILE_JSON.keys())
+def test_signed_hostile_json_is_kept_as_malformed_not_a_500(post_webhook, body):
+    # NaN, Infinity, 1e400, deep nesting and huge integers: Python's json reads (or crashes
+    # on) them, but they are not JSON a database stores. A 400, and the delivery is kept.
+    response = post_webhook(body, webhook_id="msg_hostile")
+
+    assert_refused(response, 400, "malformed_json")
+    event = WebhookEvent.objects.get()
+    assert event.webhook_id == "msg_hostile"
+    assert event.state == WebhookEvent.State.MALFORMED
+    assert event.raw_body == body.decode()
+    assert event.payload is None
+    assert (event.event_type, event.call_minivoice_id, event.occurred_at) == ("", "", None)
+    assert event.headers["webhook-id"] == "msg_hostile"
+    assert event.attempts == 0
+    assert not Call.objects.exists()
+    assert not Recording.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "retry_body",
+    [b"{not json", STARTED],
+    ids=["same-body", "valid-body-under-the-same-id"],
+)
+def test_retry_of_a_malformed_delivery_is_a_duplicate_and_stores_nothing_more(
+    post_webhook, retry_body
+):
+    first = post_webhook(b"{not json", webhook_id="msg_malformed")
+
+    retry = post_webhook(retry_body, webhook_id="msg_malformed")
+
+    assert_refused(first, 400, "malformed_json")
+    # 2xx, so that MiniVoice stops retrying a body it will never fix.
+    assert retry.status_code == 200
+    assert retry["Content-Type"] == "application/json"
+    assert retry.json() == {"status": "duplicate", "webhook_id": "msg_malformed"}
+    event = WebhookEvent.objects.get()
+    assert event.state == WebhookEvent.State.MALFORMED
+    assert event.raw_body == "{not json"
+    assert event.payload is None
+    assert event.attempts == 0
+    assert not Call.objects.exists()
+    assert not Recording.objects.exists()
+
+
+# Lone UTF-16 surrogates are valid JSON escapes but not text any database can hold.
+LONE = "\ud800"
+REPLACED = "\ufffd"
+
+
+@pytest.mark.django_db
+def test_lone_surrogate_in_the_event_type_is_stored_replaced_and_ignored(post_webhook):
+    payload = minivoice_event(f"recording.started{LONE}", recording_id="rec_call_123")
+    body = body_of(payload)
+    assert b"\\ud800" in body  # sent as the escape, as json.dumps writes it
+
+    response = post_webhook(body, webhook_id="msg_surrogate_type")
+
+    assert response.status_code == 202
+    assert response.json() == {"status": "accepted", "webhook_id": "msg_surrogate_type"}
+    event = WebhookEvent.objects.get()
+    assert event.event_type == f"recording.started{REPLACED}"
+    assert event.payload["event"] == f"recording.started{REPLACED}"
+    assert event.raw_body == body.decode()
+    assert event.state == WebhookEvent.State.IGNORED
+    assert event.attempts == 1
+    assert not Call.objects.exists()
+    assert not Recording.objects.exists()
+
+
+@pytest.mark.django_db
+def test_lone_surrogate_in_the_call_id_is_stored_replaced_and_processed(post_webhook):
+    payload = minivoice_event("call.answered", call_id=f"call_{LONE}")
+
+    response = post_webhook(payload, webhook_id="msg_surrogate_call")
+
+    assert response.status_code == 202
+    event = WebhookEvent.objects.get()
+    assert event.call_minivoice_id == f"call_{REPLACED}"
+    assert event.payload["call"]["id"] == f"call_{REPLACED}"
+    assert event.payload["data"]["call_id"] == f"call_{REPLACED}"
+    assert event.state == WebhookEvent.State.PROCESSED, event.error
+    assert event.attempts == 1
+    call = Call.objects.get()
+    assert call.minivoice_id == f"call_{REPLACED}"
+    assert call.status == Call.Status.IN_PROGRESS
+    assert call.answered_at == event.occurred_at
+
+
+@pytest.mark.django_db
+def test_lone_surrogates_in_the_data_are_stored_replaced_and_processed(post_webhook):
+    payload = minivoice_event(
+        "recording.failed",
+        recording_id=f"rec_{LONE}",
+        reason=f"disk \udfff{LONE} full",  # low then high: no pair
+    )
+    payload["data"][f"extra{LONE}"] = [f"{LONE}x", {f"k{LONE}": "\x00"}]
+
+    response = post_webhook(payload, webhook_id="msg_surrogate_data")
+
+    assert response.status_code == 202
+    event = WebhookEvent.objects.get()
+    assert event.state == WebhookEvent.State.PROCESSED, event.error
+    assert event.payload["data"]["recording_id"] == f"rec_{REPLACED}"
+    assert event.payload["data"]["reason"] == f"disk {REPLACED}{REPLACED} full"
+    assert event.payload["data"][f"extra{REPLACED}"] == [f"{REPLACED}x", {f"k{REPLACED}": REPLACED}]
+    assert event.raw_body == body_of(payload).decode()  # the escapes, as sent
+    recording = Recording.objects.get()
+    assert recording.minivoice_id == f"rec_{REPLACED}"
+    assert recording.status == Recording.Status.FAILED
+    assert recording.failure_reason == f"disk {REPLACED}{REPLACED} full"
+    call = Call.objects.get()
+    assert call.last_step == f"Recording failed: disk {REPLACED}{REPLACED} full"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "created_at",
+    ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"],
+    ids=["after-year-9999-in-utc", "before-year-1-in-utc"],
+)
+def test_created_at_out_of_range_in_utc_is_unknown_and_the_event_processed(
+    post_webhook, created_at
+):
+    response = post_webhook(
+        minivoice_event("call.answered", created_at=created_at), webhook_id="msg_far_date"
+    )
+
+    assert response.status_code == 202
+    event = WebhookEvent.objects.get()
+    assert event.occurred_at is None
+    assert event.payload["created_at"] == created_at
+    assert event.state == WebhookEvent.State.PROCESSED, event.error
+    assert event.attempts == 1
+    call = Call.objects.get()
+    assert call.status == Call.Status.IN_PROGRESS
+    # With MiniVoice's time unknown, the event counts as of its arrival.
+    assert call.answered_at == call.last_step_at == event.received_at
+    assert call.last_step == "Answered"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("created_at", "time_zone"),
+    [("0001-01-01T00:00:00Z", "America/New_York"), ("9999-12-31T23:59:59Z", "Asia/Tokyo")],
+    ids=["first-day-west-of-utc", "last-day-east-of-utc"],
+)
+def test_created_at_at_the_ends_of_the_calendar_leaves_the_event_showable_in_any_time_zone(
+    post_webhook, admin_client, settings, created_at, time_zone
+):
+    # In range in UTC, but not in a deployment's TIME_ZONE: what is stored must still be
+    # shown to support (the admin localizes every date it shows).
+    settings.TIME_ZONE = time_zone
+
+    response = post_webhook(minivoice_event("call.answered", created_at=created_at))
+
+    assert response.status_code == 202
+    event = WebhookEvent.objects.get()
+    assert event.state == WebhookEvent.State.PROCESSED, event.error
+    call = Call.objects.get()
+    pages = {
+        "events": reverse("admin:calls_webhookevent_changelist"),
+        "event": reverse("admin:calls_webhookevent_change", args=[event.pk]),
+        "calls": reverse("admin:calls_call_changelist"),
+        "call": reverse("admin:calls_call_change", args=[call.pk]),
+    }
+    admin_client.raise_request_exception = False  # a crash shows as a 500 below
+    statuses = {name: admin_client.get(url).status_code for name, url in pages.items()}
+    assert statuses == dict.fromkeys(pages, 200)
 
 
 @pytest.mark.django_db

@@ -166,3 +166,91 @@ def test_late_started_after_failed_keeps_failed(deliver):
     recording = Recording.objects.get()
     assert recording.status == Recording.Status.FAILED
     assert recording.started_at == moment(12)
+
+
+# -- Events that name no usable recording ---------------------------------------------------
+
+NO_USABLE_ID = {
+    "missing": {},
+    "empty": {"recording_id": ""},
+    "blank": {"recording_id": "   "},
+    "object": {"recording_id": {"id": "rec_call_123"}},
+    "too-long": {"recording_id": "r" * 129},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("event_type", "step"),
+    [("recording.started", "Recording started"), ("recording.completed", "Recording completed")],
+    ids=["started", "completed"],
+)
+@pytest.mark.parametrize("fields", NO_USABLE_ID.values(), ids=NO_USABLE_ID.keys())
+def test_started_or_completed_without_a_usable_recording_id_makes_no_recording(
+    deliver, event_type, step, fields
+):
+    # Nothing to attach it to, and an anonymous row would never be completed or matched.
+    event = deliver(event_type, second=12, **{**AUDIO, **fields})
+
+    assert event.state == WebhookEvent.State.PROCESSED
+    assert event.error == ""
+    assert event.attempts == 1
+    assert not Recording.objects.exists()
+    call = Call.objects.get(minivoice_id="call_123")
+    assert call.last_step == step
+    assert call.last_step_at == moment(12)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fields", NO_USABLE_ID.values(), ids=NO_USABLE_ID.keys())
+def test_failed_without_a_usable_recording_id_is_one_anonymous_failed_recording(deliver, fields):
+    event = deliver("recording.failed", second=41, reason="could not start", **fields)
+
+    assert event.attempts == 1
+    recording = Recording.objects.get()
+    assert recording.minivoice_id is None
+    assert recording.call == Call.objects.get(minivoice_id="call_123")
+    assert recording.status == Recording.Status.FAILED
+    assert recording.failed_at == moment(41)
+    assert recording.failure_reason == "could not start"
+    assert (recording.url, recording.started_at, recording.completed_at) == ("", None, None)
+    assert recording.call.last_step == "Recording failed: could not start"
+
+
+@pytest.mark.django_db
+def test_started_without_id_then_completed_with_id_is_one_completed_recording(deliver):
+    deliver("recording.started", second=12)
+    send_in_order(deliver, "completed")
+
+    recording = Recording.objects.get()
+    assert recording.minivoice_id == "rec_call_123"
+    assert recording.status == Recording.Status.COMPLETED
+    assert recording.started_at is None  # the start named no recording
+
+
+# -- Media URLs -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_media_url_of_5000_characters_is_stored_whole(deliver):
+    prefix = "https://media.minivoice.example/rec_call_123.wav?signature="
+    url = prefix + "s" * (5000 - len(prefix))
+    assert len(url) == 5000
+
+    event = deliver("recording.completed", second=40, recording_id="rec_call_123", url=url)
+
+    assert event.payload["data"]["url"] == url
+    recording = Recording.objects.get()
+    assert recording.status == Recording.Status.COMPLETED
+    assert len(recording.url) == 5000
+    assert recording.url == url
+
+
+@pytest.mark.django_db
+def test_later_completed_without_url_keeps_the_stored_url(deliver):
+    send_in_order(deliver, "completed")
+    deliver("recording.completed", second=45, recording_id="rec_call_123", url="")
+
+    recording = Recording.objects.get()
+    assert recording.url == AUDIO["url"]
+    assert recording.completed_at == moment(40)
