@@ -120,7 +120,7 @@ def _call_json(call: Call) -> dict:
 
 
 def _unrecorded_call_json(call_id: str) -> dict:
-    """A call known only from stored events that none of has been applied yet."""
+    """A call known only from stored events, none of them applied yet."""
     return {"id": call_id, "recorded": False, "status": None, "last_step": None}
 
 
