@@ -37,10 +37,11 @@ def pretty_json(value: object) -> str:
 
 
 def _indent(value: object) -> str:
+    """JSON laid out for reading; text that is not JSON (a malformed body) as it is."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = contract.parse_json_object(value.encode())
+        except contract.MalformedRequest:
             return value
     return json.dumps(value, indent=2, ensure_ascii=False)
 
@@ -146,8 +147,8 @@ class CallAdmin(ReadOnlyAdmin):
     @admin.display(description="answer_url exchanges")
     def answer_exchanges(self, call: Call) -> str:
         url = reverse("admin:calls_answerexchange_changelist")
-        query = urlencode({"call__id__exact": call.pk})
-        count = call.answer_exchanges.count()
+        query = urlencode({"q": call.minivoice_id})
+        count = AnswerExchange.objects.filter(call_minivoice_id=call.minivoice_id).count()
         return format_html('<a href="{}?{}">{} exchange(s)</a>', url, query, count)
 
 
@@ -155,7 +156,7 @@ class CallAdmin(ReadOnlyAdmin):
 class AnswerExchangeAdmin(ReadOnlyAdmin):
     list_display = [
         "received_at",
-        "call",
+        "call_minivoice_id",
         "method",
         "response_status",
         "flow",
@@ -163,8 +164,7 @@ class AnswerExchangeAdmin(ReadOnlyAdmin):
         "failed_to_build",
     ]
     list_filter = [OutcomeFilter]
-    list_select_related = ["call"]
-    search_fields = ["=call__minivoice_id", "=webhook_id"]
+    search_fields = ["=call_minivoice_id", "=webhook_id"]
     search_help_text = "A call id or a webhook-id, exactly as MiniVoice sent it."
     exclude = ["request_body", "response_body", "request_headers", "variables"]
     readonly_fields = ["request", "response"]

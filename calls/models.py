@@ -119,7 +119,14 @@ class AnswerExchange(models.Model):
         related_name="answer_exchanges",
         null=True,
         blank=True,
-        help_text="Empty when the request named no usable call id.",
+        help_text="Empty when the request named no usable call id, or recording the "
+        "call failed (see call_minivoice_id).",
+    )
+    call_minivoice_id = models.CharField(
+        "MiniVoice call id",
+        max_length=contract.CALL_ID_MAX_LENGTH,
+        blank=True,
+        help_text="The call id the request named: how exchanges and events are correlated.",
     )
     received_at = models.DateTimeField(default=timezone.now)
     occurred_at = models.DateTimeField(
@@ -149,7 +156,7 @@ class AnswerExchange(models.Model):
     class Meta:
         ordering = ["-received_at"]
         indexes = [
-            models.Index(fields=["call", "received_at"]),
+            models.Index(fields=["call_minivoice_id", "received_at"]),
             models.Index(fields=["-received_at"]),
         ]
         constraints = [

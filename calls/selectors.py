@@ -27,7 +27,7 @@ def call_timeline(*, call_id: str) -> list[TimelineEntry]:
     """
     entries = [
         TimelineEntry(kind="answer_url", at=exchange.at, exchange=exchange)
-        for exchange in AnswerExchange.objects.filter(call__minivoice_id=call_id)
+        for exchange in AnswerExchange.objects.filter(call_minivoice_id=call_id)
     ]
     entries += [
         TimelineEntry(kind="webhook", at=event.at, event=event)

@@ -91,6 +91,7 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
         call.save()
         return AnswerExchange.objects.create(
             call=call,
+            call_minivoice_id=call.minivoice_id,
             received_at=now,
             occurred_at=answer.created_at,
             webhook_id=request.webhook_id,
@@ -112,22 +113,35 @@ def answer_refuse(*, request: InboundRequest, problem: contract.MalformedRequest
     return body
 
 
-def answer_fallback(*, request: InboundRequest, error: str) -> str:
+def answer_fallback(*, request: InboundRequest, call_id: str, error: str) -> str:
     """The safe actions for when recording the call itself failed, logged if possible."""
     body = json.dumps(flows.FALLBACK_PAYLOAD)
     _log_unattached_answer(
-        request=request, status=200, response_body=body, error=error, flow=flows.FALLBACK_FLOW
+        request=request,
+        call_id=call_id,
+        status=200,
+        response_body=body,
+        error=error,
+        flow=flows.FALLBACK_FLOW,
     )
     return body
 
 
 def _log_unattached_answer(
-    *, request: InboundRequest, status: int, response_body: str, error: str, flow: str = ""
+    *,
+    request: InboundRequest,
+    status: int,
+    response_body: str,
+    error: str,
+    call_id: str = "",
+    flow: str = "",
 ) -> None:
-    """Log an answer with no call to tie it to. Failing to log never changes the answer."""
+    """Log an answer with no Call row to tie it to, under the call id if the request
+    named one. Failing to log never changes the answer."""
     try:
         AnswerExchange.objects.create(
             call=None,
+            call_minivoice_id=call_id,
             flow=flow,
             response_status=status,
             response_body=response_body,

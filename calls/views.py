@@ -79,7 +79,9 @@ class AnswerView(MiniVoiceView):
         except Exception:
             # Even with the database gone, the caller hears an apology, not silence.
             logger.exception("answer_url failed for call %s", answer.call_id)
-            body = answer_fallback(request=inbound, error=traceback.format_exc())
+            body = answer_fallback(
+                request=inbound, call_id=answer.call_id, error=traceback.format_exc()
+            )
             return json_response(body, status=200)
         return json_response(exchange.response_body, status=exchange.response_status)
 
