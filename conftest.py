@@ -45,16 +45,28 @@ def minivoice_event(
     *,
     call_id: str = "call_123",
     created_at: str = "2026-05-29T12:00:12Z",
+    call_status: str | None = None,
     **data,
 ) -> dict:
-    """A webhook payload shaped like MiniVoice's own example."""
+    """A webhook payload shaped like MiniVoice's own example.
+
+    The envelope's call status is what it would be at that event, unless given.
+    """
+    call_status = call_status or _CALL_STATUS_AT.get(event, "in_progress")
     return {
         "event": event,
         "created_at": created_at,
-        "call": {"id": call_id, "status": "in_progress", "direction": "inbound"},
+        "call": {"id": call_id, "status": call_status, "direction": "inbound"},
         "variables": {},
         "data": {"call_id": call_id, **data},
     }
+
+
+_CALL_STATUS_AT = {
+    "call.initiated": "initiated",
+    "call.ringing": "ringing",
+    "call.completed": "completed",
+}
 
 
 def signed(

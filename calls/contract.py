@@ -56,6 +56,10 @@ CALL_EVENTS = frozenset(
 )
 KNOWN_EVENTS = RECORDING_EVENTS | CALL_EVENTS
 
+# The envelope's `call.status` (seed: "in_progress" on recording.started), read as how far
+# the call has got at least. An ended status is left to call.completed, which says how.
+CALL_PROGRESS_STATUSES = {"ringing": "ringing", "in_progress": "in_progress"}
+
 # `data.status` of call.completed (assumed).
 CALL_END_STATUSES = frozenset({"completed", "busy", "no_answer", "failed", "canceled"})
 

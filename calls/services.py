@@ -292,6 +292,9 @@ def _apply_event(event: WebhookEvent) -> None:
         from_number=contract.text(envelope_call.get("from")),
         to_number=contract.text(envelope_call.get("to")),
     )
+    reported = contract.CALL_PROGRESS_STATUSES.get(contract.text(envelope_call.get("status")))
+    if reported:
+        call.advance_to(reported)
     if event.event_type in contract.RECORDING_EVENTS:
         recording_apply_event(call=call, event_type=event.event_type, data=data, at=at)
     elif event.event_type == contract.CALL_INITIATED:

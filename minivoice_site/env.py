@@ -56,16 +56,21 @@ def envlist(name: str, default: list[str] | None = None) -> list[str]:
 
 def envwebhooksecrets(name: str) -> list[str]:
     """Standard Webhooks secrets (`whsec_` + base64), space-separated during a rotation."""
-    secrets = envlist(name)
+    return webhook_secrets(os.environ.get(name, ""), source=name)
+
+
+def webhook_secrets(raw: str, *, source: str) -> list[str]:
+    """Parse and check `whsec_…` secrets from `source` (a variable's name or a file)."""
+    secrets = raw.replace(",", " ").split()
     for secret in secrets:
         if not secret.startswith("whsec_"):
-            raise ImproperlyConfigured(f"{name}: every secret must start with 'whsec_'")
+            raise ImproperlyConfigured(f"{source}: every secret must start with 'whsec_'")
         try:
             key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
         except (binascii.Error, ValueError):
             key = b""
         if not key:
-            raise ImproperlyConfigured(f"{name}: 'whsec_' must be followed by base64")
+            raise ImproperlyConfigured(f"{source}: 'whsec_' must be followed by base64")
     return secrets
 
 

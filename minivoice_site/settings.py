@@ -18,6 +18,7 @@ from minivoice_site.env import (
     envlist,
     envstr,
     envwebhooksecrets,
+    webhook_secrets,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,6 +34,8 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-local-development-only"
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must name this app's host(s) when DEBUG is off")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -161,8 +164,10 @@ CELERY_BEAT_SCHEDULE = {
 # uses the secret `manage.py dev_setup` generated into var/ (git-ignored).
 DEV_WEBHOOK_SECRET_FILE = VAR_DIR / "dev-webhook-secret"
 MINIVOICE_WEBHOOK_SECRETS = envwebhooksecrets("MINIVOICE_WEBHOOK_SECRET")
-if not MINIVOICE_WEBHOOK_SECRETS and DEBUG and DEV_WEBHOOK_SECRET_FILE.exists():
-    MINIVOICE_WEBHOOK_SECRETS = DEV_WEBHOOK_SECRET_FILE.read_text().split()
+if not MINIVOICE_WEBHOOK_SECRETS and DEBUG and DEV_WEBHOOK_SECRET_FILE.is_file():
+    MINIVOICE_WEBHOOK_SECRETS = webhook_secrets(
+        DEV_WEBHOOK_SECRET_FILE.read_text(errors="replace"), source=str(DEV_WEBHOOK_SECRET_FILE)
+    )
 
 LOGGING = {
     "version": 1,

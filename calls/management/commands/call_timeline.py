@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.timezone import get_current_timezone_name, localtime
 
 from calls.models import Call
 from calls.selectors import TimelineEntry, call_timeline
@@ -26,6 +27,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, call_id: str, as_json: bool, **options) -> None:
+        if not call_id.isprintable():
+            raise CommandError(f"{call_id!r} is not a call id: it has unprintable characters.")
         call = Call.objects.filter(minivoice_id=call_id).first()
         entries = call_timeline(call_id=call_id)
         if call is None and not entries:
@@ -49,9 +52,9 @@ class Command(BaseCommand):
         else:
             self._print_call(call)
         self._print_recordings(recordings)
-        self.stdout.write(self.style.MIGRATE_HEADING("Timeline"))
+        self.stdout.write(self.style.MIGRATE_HEADING(f"Timeline ({get_current_timezone_name()})"))
         for entry in entries:
-            self.stdout.write(f"  {entry.at:%Y-%m-%d %H:%M:%S}  {_describe(entry)}")
+            self.stdout.write(f"  {localtime(entry.at):%Y-%m-%d %H:%M:%S}  {_describe(entry)}")
         if not entries:
             self.stdout.write("  (nothing yet)")
 
@@ -71,7 +74,7 @@ class Command(BaseCommand):
             details = [recording.get_status_display()]
             if recording.duration_seconds is not None:
                 details.append(f"{recording.duration_seconds}s")
-            if recording.failure_reason:
+            if recording.status == recording.Status.FAILED and recording.failure_reason:
                 details.append(f"reason: {recording.failure_reason}")
             self.stdout.write(f"  {recording}: {', '.join(details)}")
         if not recordings:

@@ -6,7 +6,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 LOCAL_ADMIN = "admin"
 
@@ -29,12 +29,15 @@ class Command(BaseCommand):
             source = path if from_file else "MINIVOICE_WEBHOOK_SECRET"
             self.stdout.write(f"Webhook secret: already set ({source}).")
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-        # Created private (0600) from the start, never readable by others even briefly.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secret + "\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Created private (0600) from the start, never readable by others even briefly.
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secret + "\n")
+        except OSError as exc:
+            raise CommandError(f"Could not write the webhook secret to {path}: {exc}") from None
         self.stdout.write(self.style.SUCCESS(f"Webhook secret: generated into {path}."))
 
     def _ensure_local_admin(self) -> None:

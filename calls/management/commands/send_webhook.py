@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from calls import contract
+from calls.actions import is_http_url
 from calls.signatures import signed_headers
 
 DEFAULT_URL = "http://127.0.0.1:8000/minivoice/webhooks/"
@@ -47,8 +48,14 @@ class Command(BaseCommand):
         if not isinstance(extra, dict):
             raise CommandError("--data must be a JSON object.")
 
-        body = json.dumps(_payload(options, extra)).encode()
+        if not is_http_url(options["url"]):
+            raise CommandError(
+                f"--url must be an http:// or https:// URL (got {options['url']!r})."
+            )
         webhook_id = options["webhook_id"] or f"msg_{uuid.uuid4().hex}"
+        if not (webhook_id.isascii() and webhook_id.isprintable() and " " not in webhook_id):
+            raise CommandError("--webhook-id must be printable ASCII without spaces.")
+        body = json.dumps(_payload(options, extra)).encode()
         headers = signed_headers(
             body=body, secret=settings.MINIVOICE_WEBHOOK_SECRETS[0], webhook_id=webhook_id
         )
