@@ -82,8 +82,11 @@ class Recording(models.Model):
         self.format = format or self.format
         self.size_bytes = size_bytes if size_bytes is not None else self.size_bytes
         self.advance_to(self.Status.COMPLETED)
+        # The audio exists after all; an earlier failure stays in the event log only.
+        self.failure_reason = ""
 
     def mark_failed(self, at: datetime, *, reason: str) -> None:
         self.failed_at = self.failed_at or at
-        self.failure_reason = reason or self.failure_reason
         self.advance_to(self.Status.FAILED)
+        if self.status == self.Status.FAILED:  # not after a completion: the audio exists
+            self.failure_reason = reason or self.failure_reason

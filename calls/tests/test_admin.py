@@ -6,12 +6,15 @@ The data comes in through the real doors (signed webhooks, a signed answer_url r
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from calls import flows
 from calls.models import AnswerExchange, Call, WebhookEvent
 from conftest import minivoice_event
 from recordings.models import Recording
@@ -32,7 +35,9 @@ def _row_key(obj) -> str:
     if isinstance(obj, WebhookEvent):
         return obj.webhook_id
     if isinstance(obj, AnswerExchange):
-        return obj.call.minivoice_id if obj.call else f"refused {obj.response_status}"
+        # The call id it named (kept even when no Call row could be written), else how
+        # it was refused.
+        return obj.call_minivoice_id or f"refused {obj.response_status}"
     return obj.minivoice_id
 
 
@@ -372,3 +377,80 @@ def test_event_page_shows_the_body_as_received(admin_client, calls):
     html = response.content.decode()
     assert "https://media.example/rec_bbb.mp3" in html
     assert "msg_ccc" in html
+
+
+# -- Any stored body can be shown ---------------------------------------------------------------
+
+
+def test_event_page_shows_a_body_with_a_lone_surrogate_escape(admin_client, post_webhook):
+    # Valid JSON, but "\ud800" decodes to a lone surrogate, which no page can be encoded with.
+    payload = minivoice_event("recording.failed", recording_id="rec_lone", reason="disk\ud800")
+    body = json.dumps(payload).encode()
+    assert b"\\ud800" in body  # the escape, as MiniVoice sends it
+    assert post_webhook(body, webhook_id="msg_lone").status_code == 202
+    event = WebhookEvent.objects.get(webhook_id="msg_lone")
+    assert event.raw_body == body.decode()
+    admin_client.raise_request_exception = False  # a crash shows as a 500 below
+
+    response = admin_client.get(reverse("admin:calls_webhookevent_change", args=[event.pk]))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "&quot;reason&quot;: &quot;disk\ufffd&quot;" in html
+    assert "&quot;recording_id&quot;: &quot;rec_lone&quot;" in html
+    event.refresh_from_db()
+    assert event.raw_body == body.decode()  # showing it changed nothing stored
+
+
+def test_event_page_shows_a_malformed_body_nested_50000_deep_as_received(
+    admin_client, post_webhook
+):
+    body = b"[" * 50_000 + b"]" * 50_000
+    response = post_webhook(body, webhook_id="msg_deep")
+    assert response.status_code == 400
+    event = WebhookEvent.objects.get(webhook_id="msg_deep")
+    assert event.state == WebhookEvent.State.MALFORMED
+    admin_client.raise_request_exception = False
+
+    response = admin_client.get(reverse("admin:calls_webhookevent_change", args=[event.pk]))
+
+    assert response.status_code == 200
+    assert body.decode() in response.content.decode()
+    event.refresh_from_db()
+    assert event.raw_body == body.decode()
+
+
+@pytest.fixture
+def fallback_exchange(db, post_answer, monkeypatch) -> AnswerExchange:
+    """call_fallback asked the answer_url while the call could not be recorded."""
+
+    def database_down(**kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr("calls.views.answer_call", database_down)
+    response = post_answer({"call": {"id": "call_fallback"}, "variables": {}})
+    monkeypatch.undo()
+    assert response.json() == flows.FALLBACK_PAYLOAD
+    assert not Call.objects.exists()
+    return AnswerExchange.objects.get()
+
+
+def test_exchange_list_shows_the_call_id_of_a_fallback_exchange(admin_client, fallback_exchange):
+    response = admin_client.get(reverse("admin:calls_answerexchange_changelist"))
+
+    assert listed(response) == {"call_fallback"}
+    assert '<td class="field-call_minivoice_id">call_fallback</td>' in response.content.decode()
+    assert fallback_exchange.call is None
+    assert fallback_exchange.call_minivoice_id == "call_fallback"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"), [("call_fallback", {"call_fallback"}), ("call_other", set())]
+)
+def test_exchange_search_finds_a_fallback_exchange_by_its_call_id(
+    admin_client, fallback_exchange, query, expected
+):
+    response = admin_client.get(reverse("admin:calls_answerexchange_changelist"), {"q": query})
+
+    assert listed(response) == expected
+    assert AnswerExchange.objects.get().flow == flows.FALLBACK_FLOW

@@ -16,6 +16,7 @@ from django.db import OperationalError
 from calls import contract, flows
 from calls.actions import action_name, validate_payload
 from calls.models import AnswerExchange, Call
+from calls.selectors import call_timeline
 from calls.tests.test_contract import HOSTILE_JSON
 from conftest import ANSWER_URL, OTHER_SECRET, signed
 
@@ -247,6 +248,21 @@ def test_a_later_request_fills_in_details_the_first_did_not_give(send):
             id="get-call-id-too-long",
         ),
         pytest.param(
+            _json({"call": {"id": "call\x01_1"}}),
+            400,
+            "invalid_call_id",
+            id="control-character-in-call-id",
+        ),
+        pytest.param(
+            _json({"call": {"id": "call\n_1"}}), 400, "invalid_call_id", id="newline-in-call-id"
+        ),
+        pytest.param(
+            {"method": "GET", "query": "call_id=call%1B_1"},
+            400,
+            "invalid_call_id",
+            id="get-escape-character-in-call-id",
+        ),
+        pytest.param(
             {"body": b"call_id=call_1", "content_type": "text/plain"},
             415,
             "unsupported_media_type",
@@ -270,6 +286,7 @@ def test_unusable_request_is_refused_with_an_envelope_and_logged_without_a_call(
     assert not Call.objects.exists()
     exchange = AnswerExchange.objects.get()
     assert exchange.call is None
+    assert exchange.call_minivoice_id == ""
     assert exchange.method == request_kwargs.get("method", "POST")
     assert exchange.query_string == request_kwargs.get("query", "")
     assert exchange.request_body == request_kwargs.get("body", b"").decode()
@@ -553,6 +570,25 @@ def test_fallback_answer_is_logged_without_a_call_with_the_error(send, monkeypat
     assert exchange.method == "POST"
     assert exchange.request_body == body.decode()
     assert exchange.request_headers["webhook-id"] == "msg_fallback"
+    assert exchange.call_minivoice_id == "call_123"
+
+
+@pytest.mark.django_db
+def test_fallback_exchange_is_in_the_timeline_of_the_call_id_it_named(send, monkeypatch):
+    def database_down(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("calls.views.answer_call", database_down)
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
+
+    assert response.json() == flows.FALLBACK_PAYLOAD
+    assert not Call.objects.exists()  # no Call row: the exchange is found by the id alone
+    exchange = AnswerExchange.objects.get()
+    assert (exchange.call, exchange.call_minivoice_id) == (None, "call_123")
+    [entry] = call_timeline(call_id="call_123")
+    assert (entry.kind, entry.exchange, entry.event) == ("answer_url", exchange, None)
+    assert call_timeline(call_id="call_999") == []
 
 
 @pytest.mark.django_db
@@ -664,6 +700,42 @@ def test_nul_character_in_the_request_is_answered_and_logged(send, kwargs, statu
     assert response.json() != flows.FALLBACK_PAYLOAD
     exchange = AnswerExchange.objects.get()
     assert exchange.response_status == status
+    assert exchange.response_body.encode() == response.content
+
+
+@pytest.mark.parametrize(
+    ("make_request", "query_string"),
+    [
+        pytest.param(
+            lambda client: client.get(f"{ANSWER_URL}?call_id=c1&x=a%00b", **signed(b"")),
+            "call_id=c1&x=a%00b",
+            id="percent-encoded",
+        ),
+        # A server may pass a raw NUL byte on in QUERY_STRING (the test client's URL
+        # parsing would encode it, so the environ is set by hand).
+        pytest.param(
+            lambda client: client.generic(
+                "GET", ANSWER_URL, QUERY_STRING="call_id=c1&x=a\x00b", **signed(b"")
+            ),
+            "call_id=c1&x=a\ufffdb",
+            id="raw",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_nul_in_the_query_string_is_answered_and_stored_replaced(
+    client, make_request, query_string
+):
+    response = make_request(client)
+
+    assert_default_flow(response)
+    call = Call.objects.get()
+    assert call.minivoice_id == "c1"
+    exchange = AnswerExchange.objects.get()
+    assert exchange.call == call
+    assert exchange.method == "GET"
+    assert exchange.query_string == query_string
+    assert exchange.variables == {"x": "a\ufffdb"}
     assert exchange.response_body.encode() == response.content
 
 

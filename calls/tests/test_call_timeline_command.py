@@ -157,11 +157,58 @@ def test_unknown_call_id_is_a_command_error():
         timeline("nope")
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "call_id",
+    ["\udcff", "a\x00b", "call_\n123"],
+    ids=["undecodable-byte-from-argv", "nul", "newline"],
+)
+def test_unprintable_call_id_is_a_command_error(deliver, call_id):
+    send_started(deliver)  # a call exists, so only the id itself can be wrong
+
+    with pytest.raises(CommandError, match="is not a call id: it has unprintable characters"):
+        timeline(call_id)
+
+
+@pytest.mark.django_db
+def test_times_are_printed_in_the_configured_time_zone(deliver, settings):
+    settings.TIME_ZONE = "America/New_York"
+    webhook_id = send_started(deliver)  # 2026-05-29T12:00:12Z, 08:00:12 in New York (EDT)
+
+    text = timeline("call_123")
+
+    assert "Timeline (America/New_York)" in text
+    [line] = [line for line in text.splitlines() if webhook_id in line]
+    assert "2026-05-29 08:00:12" in line
+    assert "12:00:12" not in text
+
+
+@pytest.mark.django_db
+def test_recording_that_failed_then_completed_prints_no_failure_reason(deliver):
+    deliver(
+        "recording.failed",
+        "2026-05-29T12:00:20Z",
+        recording_id="rec_call_123",
+        status="failed",
+        reason="disk full",
+    )
+    send_completed(deliver)
+
+    text = timeline("call_123")
+    document = json.loads(timeline("call_123", "--json"))
+
+    [recording_line] = [line for line in text.splitlines() if "rec_call_123:" in line]
+    assert recording_line.strip() == "rec_call_123: Completed, 27s"
+    assert "reason" not in recording_line
+    [recording] = document["recordings"]
+    assert recording["status"] == "completed"
+
+
 def test_help_describes_the_command():
     assert "call" in Command.help
 
 
-def manage(*args: str, database: str) -> subprocess.CompletedProcess:
+def manage(*args: str | bytes, database: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
     env.pop("CELERY_BROKER_URL", None)
     return subprocess.run(
@@ -191,5 +238,21 @@ def test_unknown_call_id_from_the_command_line_fails_without_traceback(tmp_path)
 
     assert result.returncode != 0
     assert "No call with MiniVoice id 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_call_id_with_an_undecodable_byte_from_the_command_line_fails_without_traceback(
+    tmp_path,
+):
+    # A byte that is not UTF-8 reaches argv as a lone surrogate ("\udcff").
+    database = tmp_path / "db.sqlite3"
+    migrated = manage("migrate", "--no-input", database=database)
+    assert migrated.returncode == 0, migrated.stderr
+
+    result = manage("call_timeline", b"\xff", database=database)
+
+    assert result.returncode != 0
+    assert "'\\udcff' is not a call id" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""

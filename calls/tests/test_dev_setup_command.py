@@ -8,7 +8,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from calls.signatures import signed_headers, verify_signature
 from conftest import TEST_SECRET
@@ -131,3 +131,62 @@ def test_existing_non_superuser_named_admin_does_not_crash_the_command(
     [(username, password)] = CREDENTIALS.findall(output)
     assert django_user_model.objects.get(username=username).is_superuser
     assert client.login(username=username, password=password)
+
+
+def _a_directory(tmp_path):
+    path = tmp_path / "var" / "dev-webhook-secret"
+    path.mkdir(parents=True)
+    return path
+
+
+def _under_a_file(tmp_path):
+    (tmp_path / "var").write_text("a file where the directory should be\n")
+    return tmp_path / "var" / "dev-webhook-secret"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "make_path", [_a_directory, _under_a_file], ids=["path-is-a-directory", "parent-is-a-file"]
+)
+def test_unwritable_secret_path_is_a_command_error_naming_it(
+    secret_file, settings, tmp_path, make_path
+):
+    # A read-only directory would be a third case, but the suite may run as root, whom
+    # permissions do not stop; these two fail for everyone.
+    settings.DEV_WEBHOOK_SECRET_FILE = path = make_path(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+
+    with pytest.raises(
+        CommandError, match=re.escape(f"Could not write the webhook secret to {path}")
+    ):
+        dev_setup()
+
+    assert sorted(tmp_path.rglob("*")) == before
+    assert not get_user_model().objects.exists()  # stopped before creating the admin
+
+
+def _not_utf8(tmp_path):
+    path = tmp_path / "dev-webhook-secret"
+    path.write_bytes(b"\xff\xfe not a secret\n")
+    return path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "make_path",
+    [_a_directory, _under_a_file, _not_utf8],
+    ids=["path-is-a-directory", "parent-is-a-file", "file-not-utf8"],
+)
+def test_secret_from_the_environment_is_reported_whatever_is_at_the_file_path(
+    secret_file, settings, tmp_path, make_path
+):
+    # settings.py reads the file only when it is a file, replacing undecodable bytes;
+    # with the secret in the environment, whatever else is there must not matter.
+    settings.DEV_WEBHOOK_SECRET_FILE = make_path(tmp_path)
+    settings.MINIVOICE_WEBHOOK_SECRETS = [TEST_SECRET]
+    before = sorted(tmp_path.rglob("*"))
+
+    output = dev_setup()
+
+    assert "Webhook secret: already set (MINIVOICE_WEBHOOK_SECRET)." in output
+    assert sorted(tmp_path.rglob("*")) == before

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from calls import services
-from calls.models import Call, WebhookEvent
+from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.selectors import call_timeline
 from calls.services import event_mark_failed, event_process
 from calls.tasks import process_webhook_event
 from conftest import minivoice_event
@@ -154,6 +155,135 @@ def test_completed_with_unknown_status_ends_call_without_final_status(deliver, s
     assert call.final_status == ""
     assert call.ended_at == moment(30)
     assert call.duration_seconds == 12
+
+
+@pytest.mark.django_db
+def test_call_known_only_from_recording_started_is_in_progress(deliver):
+    # MiniVoice's own example: recording.started, its envelope saying "in_progress".
+    event = deliver("recording.started", second=12, recording_id="rec_call_123")
+
+    assert event.payload["call"]["status"] == "in_progress"
+    assert event.state == WebhookEvent.State.PROCESSED
+    call = call_123()
+    assert call.status == "in_progress"
+    assert call.started_at == moment(12)
+    assert (call.answered_at, call.ended_at) == (None, None)
+    assert Recording.objects.get().status == Recording.Status.STARTED
+
+
+@pytest.mark.django_db
+def test_envelope_status_ringing_moves_a_new_call_to_ringing(deliver):
+    deliver("answer_url.failed", second=3, call_status="ringing", error={"code": "timeout"})
+
+    assert call_123().status == "ringing"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("event_type", ["recording.started", "recording.completed"])
+def test_recording_event_after_the_end_never_reopens_the_call(deliver, event_type):
+    deliver("call.answered", second=5)
+    deliver("call.completed", second=30, status="completed", duration_seconds=25)
+
+    event = deliver(event_type, second=35, call_status="in_progress", recording_id="rec_call_123")
+
+    assert event.payload["call"]["status"] == "in_progress"
+    assert event.state == WebhookEvent.State.PROCESSED
+    call = call_123()
+    assert (call.status, call.final_status, call.ended_at) == ("ended", "completed", moment(30))
+
+
+@pytest.mark.django_db
+def test_call_initiated_with_envelope_status_initiated_leaves_it_initiated(deliver):
+    event = deliver("call.initiated", second=0)
+
+    assert event.payload["call"]["status"] == "initiated"
+    call = call_123()
+    assert call.status == "initiated"
+    assert call.started_at == moment(0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seconds", [(10, 3), (3, 10)], ids=["earlier-delivered-last", "in-order"])
+def test_call_initiated_twice_keeps_the_earlier_start(deliver, seconds):
+    for second in seconds:
+        deliver("call.initiated", second=second)
+
+    call = call_123()
+    assert call.started_at == moment(3)
+    assert call.status == "initiated"
+
+
+@pytest.mark.django_db
+def test_answered_dated_after_the_end_sets_no_answer_time(deliver):
+    deliver("call.ringing", second=2)
+    deliver("call.completed", second=30, status="no_answer", duration_seconds=0)
+
+    event = deliver("call.answered", second=40)
+
+    assert event.state == WebhookEvent.State.PROCESSED
+    call = call_123()
+    assert call.answered_at is None
+    assert (call.status, call.final_status) == ("ended", "no_answer")
+
+
+@pytest.mark.django_db
+def test_answered_again_after_the_end_keeps_the_first_answer_time(deliver):
+    deliver("call.answered", second=5)
+    deliver("call.completed", second=30, status="completed", duration_seconds=25)
+
+    deliver("call.answered", second=40)
+
+    call = call_123()
+    assert call.answered_at == moment(5)
+    assert call.status == "ended"
+
+
+@pytest.mark.django_db
+def test_answer_url_request_dated_after_the_end_leaves_the_last_step(answer, deliver):
+    deliver("call.answered", second=5)
+    deliver("call.completed", second=30, status="completed", duration_seconds=25)
+
+    answer(second=40)
+
+    call = call_123()
+    assert (call.last_step, call.last_step_at) == ("Answered", moment(5))
+    assert (call.status, call.answered_at, call.ended_at) == ("ended", moment(5), moment(30))
+    exchange = AnswerExchange.objects.get()  # still logged against the call
+    assert (exchange.call, exchange.occurred_at) == (call, moment(40))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("call_id", ["call\x01_123", "call\n123", "call\x1b123"])
+def test_event_whose_call_id_has_a_control_character_is_stored_and_applied_to_no_call(
+    deliver, call_id
+):
+    event = deliver("call.answered", second=5, call_id=call_id)
+
+    assert event.call_minivoice_id == ""
+    assert event.state == WebhookEvent.State.IGNORED
+    assert "no call id" in event.error
+    assert not Call.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("order", ["event-stored-first", "exchange-stored-first"])
+def test_timeline_puts_the_answer_before_an_event_of_the_same_instant(answer, deliver, order):
+    # MiniVoice asks the answer_url before it reports what followed from the answer.
+    if order == "event-stored-first":
+        event = deliver("recording.started", second=5, recording_id="rec_call_123")
+        answer(second=5)
+    else:
+        answer(second=5)
+        event = deliver("recording.started", second=5, recording_id="rec_call_123")
+
+    entries = call_timeline(call_id="call_123")
+
+    assert [(entry.kind, entry.at) for entry in entries] == [
+        ("answer_url", moment(5)),
+        ("webhook", moment(5)),
+    ]
+    assert entries[0].exchange == AnswerExchange.objects.get()
+    assert entries[1].event == event
 
 
 # -- Last step ----------------------------------------------------------------------------

@@ -88,6 +88,33 @@ def test_bad_data_is_refused_before_sending(webhook_url, data, message):
     assert not WebhookEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["notaurl", "http://[::1/", "ftp://127.0.0.1/minivoice/webhooks/", "http:///no-host"],
+    ids=["no-scheme", "unclosed-ipv6-bracket", "ftp", "no-host"],
+)
+def test_url_that_is_not_http_is_refused_before_sending(url):
+    with pytest.raises(
+        CommandError, match=re.escape(f"--url must be an http:// or https:// URL (got {url!r})")
+    ):
+        send_webhook("call.answered", "--call-id", "call_9", "--url", url)
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "webhook_id",
+    ["a\nb", "msg_€", "a b", "msg_\x00"],
+    ids=["newline", "non-ascii", "space", "nul"],
+)
+def test_webhook_id_that_is_not_printable_ascii_is_refused_before_sending(webhook_url, webhook_id):
+    # The app would store it, or the HTTP library refuse it with a traceback.
+    with pytest.raises(CommandError, match="--webhook-id must be printable ASCII without spaces"):
+        send_webhook(
+            "call.answered", "--call-id", "call_9", "--url", webhook_url, "--webhook-id", webhook_id
+        )
+    assert not WebhookEvent.objects.exists()
+
+
 def test_no_secret_is_refused_with_what_to_do(webhook_url, settings):
     settings.MINIVOICE_WEBHOOK_SECRETS = []
     with pytest.raises(CommandError, match="dev_setup"):

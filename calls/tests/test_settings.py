@@ -23,6 +23,7 @@ from minivoice_site.env import (
     envint,
     envlist,
     envwebhooksecrets,
+    webhook_secrets,
 )
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -156,6 +157,23 @@ def test_bad_value_raises_improperly_configured_naming_the_variable(
         reader(name)
     assert name in str(excinfo.value)
     assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("whsec_abc!", "base64"), ("abc", "whsec_"), (f"{TEST_SECRET}\nwhsec_", "base64")],
+    ids=["not-base64", "without-prefix", "second-line-empty-key"],
+)
+def test_webhook_secrets_from_a_file_name_the_file(raw, message):
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        webhook_secrets(raw, source="/x/y")
+    assert str(excinfo.value).startswith("/x/y: ")
+    assert message in str(excinfo.value)
+
+
+def test_webhook_secrets_from_a_file_may_span_lines():
+    other = "whsec_" + "b3RoZXItc2VjcmV0LW9mLTI0LWJ5dGVz"
+    assert webhook_secrets(f"{TEST_SECRET}\n{other}\n", source="/x/y") == [TEST_SECRET, other]
 
 
 @pytest.mark.parametrize(
@@ -350,6 +368,25 @@ def test_bad_url_stops_manage_py_with_one_configuration_error_line(manage, overr
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Configuration error: ")
     assert variable in lines[0]
+
+
+@pytest.mark.parametrize("allowed_hosts", [None, "", " , "], ids=["unset", "empty", "blank"])
+def test_production_without_allowed_hosts_stops_with_one_configuration_error_line(
+    manage, allowed_hosts
+):
+    env = production()
+    if allowed_hosts is None:
+        del env["ALLOWED_HOSTS"]
+    else:
+        env["ALLOWED_HOSTS"] = allowed_hosts
+
+    result = manage("check", **env)
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Configuration error: ALLOWED_HOSTS ")
 
 
 def test_production_settings_pass_the_deploy_checks(manage):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from threading import Barrier, Lock
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -575,6 +577,93 @@ def test_webhook_id_of_255_characters_is_accepted(post_webhook):
 
     assert response.status_code == 202
     assert WebhookEvent.objects.get().webhook_id == "m" * 255
+
+
+# -- Length and chunked bodies ---------------------------------------------------------------
+
+
+def post_chunked(client: Client, body: bytes, headers: dict, *, terminated: bool = True):
+    """POST `body` as a WSGI server hands on a chunked request: no Content-Length and, when
+    the server ends the stream for the app (gunicorn does), `wsgi.input_terminated`.
+
+    The stream is a plain BytesIO: a read past its end returns what is left, as gunicorn's
+    does (the test client's own stream refuses such a read).
+    """
+    environ = {
+        "CONTENT_LENGTH": "",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(body),
+    }
+    if terminated:
+        environ["wsgi.input_terminated"] = True
+    return client.generic(
+        "POST", WEBHOOK_URL, body, content_type="application/json", **environ, **headers
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", [len(STARTED), MAX_BODY], ids=["small", "exactly-256-kib"])
+def test_chunked_delivery_is_stored_whole_and_processed(
+    client, django_capture_on_commit_callbacks, size
+):
+    body = _padded(size)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_chunked(client, body, signed(body, webhook_id="msg_chunked"))
+
+    assert response.status_code == 202, response.content
+    assert response.json() == {"status": "accepted", "webhook_id": "msg_chunked"}
+    event = WebhookEvent.objects.get()
+    assert event.webhook_id == "msg_chunked"
+    assert event.raw_body == body.decode()
+    assert event.state == WebhookEvent.State.PROCESSED, event.error
+    assert Call.objects.get().minivoice_id == "call_123"
+
+
+@pytest.mark.django_db
+def test_chunked_delivery_the_server_did_not_terminate_is_refused_with_411(client):
+    # Without wsgi.input_terminated the stream may not end (a server that passes the raw
+    # chunked bytes on, or runserver): ask for a Content-Length instead of hanging.
+    response = post_chunked(client, STARTED, signed(STARTED), terminated=False)
+
+    assert_refused(response, 411, "length_required")
+    assert_nothing_stored()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "size",
+    [MAX_BODY + 1, settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1],
+    ids=["256-kib-and-a-byte", "over-django-upload-limit"],
+)
+def test_chunked_body_over_256_kib_is_refused_and_not_stored(client, size):
+    body = _padded(size)
+
+    response = post_chunked(client, body, signed(body))
+
+    assert_refused(response, 413, "payload_too_large")
+    assert_nothing_stored()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content_length", ["-1", "abc", "1.5"])
+def test_content_length_that_is_not_a_whole_number_is_refused(client, content_length):
+    response = post(client, STARTED, signed(STARTED), CONTENT_LENGTH=content_length)
+
+    assert_refused(response, 400, "bad_content_length")
+    assert_nothing_stored()
+
+
+@pytest.mark.django_db
+def test_body_over_djangos_upload_limit_is_refused_as_too_large_not_read(post_webhook):
+    # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB) with a 400
+    # of its own; our 413 must come first, from the Content-Length alone.
+    body = _padded(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+
+    response = post_webhook(body)
+
+    assert_refused(response, 413, "payload_too_large")
+    assert_nothing_stored()
 
 
 # -- HTTP ----------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ class Command(BaseCommand):
         path = settings.DEV_WEBHOOK_SECRET_FILE
         secrets_in_use = settings.MINIVOICE_WEBHOOK_SECRETS
         if secrets_in_use:
-            from_file = path.exists() and path.read_text().split() == secrets_in_use
+            in_file = path.read_text(errors="replace").split() if path.is_file() else []
+            from_file = in_file == secrets_in_use
             source = path if from_file else "MINIVOICE_WEBHOOK_SECRET"
             self.stdout.write(f"Webhook secret: already set ({source}).")
             return

@@ -1,0 +1,177 @@
+"""A real gunicorn, production's server, hands the webhook view signed chunked deliveries.
+
+Django reads no body from a request without a Content-Length; gunicorn de-chunks the
+stream and marks it terminated, and the view reads it from there. The test client cannot
+show that, so gunicorn runs here in its own process, configured as in production, on the
+test database. That database must be shared between processes: PostgreSQL, as `.ci/run`
+sets it; on the laptop default (SQLite in memory) this is skipped and says why.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from calls.models import Call, WebhookEvent
+from calls.signatures import signed_headers
+from calls.tests.test_settings import SETTINGS_VARIABLES
+from calls.tests.test_worker import _database_url
+from conftest import TEST_SECRET, WEBHOOK_URL, minivoice_event
+from recordings.models import Recording
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs DATABASE_URL=postgres://… that gunicorn's worker can share (.ci/run sets it)",
+)
+
+MAX_BODY = 256 * 1024
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+
+
+@pytest.fixture
+def gunicorn_port(tmp_path) -> Iterator[int]:
+    """`gunicorn minivoice_site.wsgi` on a free loopback port, as production runs it.
+
+    No CELERY_BROKER_URL, so its tasks run in-process: a delivery is processed before
+    gunicorn answers. Behind production's TLS proxy, hence the forwarded-proto setting.
+    """
+    log = tmp_path / "gunicorn.log"
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    env.update(
+        DATABASE_URL=_database_url(),
+        MINIVOICE_WEBHOOK_SECRET=TEST_SECRET,
+        ALLOWED_HOSTS="127.0.0.1",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        SECURE_PROXY_SSL_HEADER="true",
+    )
+    command = [
+        sys.executable, "-m", "gunicorn", "minivoice_site.wsgi",
+        "--bind", "127.0.0.1:0", "--workers", "1", "--timeout", "60",
+    ]  # fmt: skip
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        port = _wait_until_answering(process, log)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_answering(process: subprocess.Popen, log, *, timeout: float = 30) -> int:
+    """The port gunicorn bound (port 0: no other program can take it meanwhile), once a
+    request gets an answer."""
+    deadline = time.monotonic() + timeout
+    port = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited ({process.returncode}):\n{log.read_text()[-4000:]}")
+        if port is None:
+            found = LISTENING.search(log.read_text())
+            port = int(found.group(1)) if found else None
+        if port is not None:
+            try:
+                status, _, _ = _request(port, "GET", body=None, headers={}, timeout=5)
+            except OSError:
+                pass
+            else:
+                assert status == 405, log.read_text()[-4000:]  # our view, answering
+                return port
+        time.sleep(0.2)
+    pytest.fail(f"gunicorn did not answer in {timeout}s:\n{log.read_text()[-4000:]}")
+
+
+def _request(
+    port: int, method: str, *, body, headers: dict, timeout: float = 30
+) -> tuple[int, dict, bytes]:
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        client.request(
+            method,
+            WEBHOOK_URL,
+            body=body,
+            headers={"X-Forwarded-Proto": "https", **headers},
+            encode_chunked=body is not None,
+        )
+        response = client.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        client.close()
+
+
+def post_chunked(port: int, body: bytes, *, webhook_id: str, sizes: list[int]):
+    """POST `body` signed like MiniVoice's, with Transfer-Encoding: chunked and no
+    Content-Length, cut into chunks of `sizes` bytes (then the rest)."""
+
+    def chunks() -> Iterator[bytes]:
+        offset = 0
+        for size in sizes:
+            yield body[offset : offset + size]
+            offset += size
+        yield body[offset:]
+
+    headers = signed_headers(body=body, secret=TEST_SECRET, webhook_id=webhook_id)
+    headers.update({"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    return _request(port, "POST", body=chunks(), headers=headers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signed_chunked_delivery_through_gunicorn_is_stored_byte_for_byte(gunicorn_port):
+    payload = minivoice_event("recording.started", call_id="call_gunicorn", recording_id="rec_g")
+    payload["variables"] = {"caller_name": "Zoë Ångström"}
+    body = json.dumps(payload, indent=2, ensure_ascii=False).encode()
+    # Cuts that fall anywhere, one inside the two bytes of "ë": only the whole is text.
+    split_inside_e = body.index("ë".encode()) + 1
+    webhook_id = f"msg_{uuid.uuid4().hex}"
+
+    status, headers, answer = post_chunked(
+        gunicorn_port, body, webhook_id=webhook_id, sizes=[1, 9, split_inside_e - 10]
+    )
+
+    assert status == 202, answer
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(answer) == {"status": "accepted", "webhook_id": webhook_id}
+    event = WebhookEvent.objects.get()
+    assert event.webhook_id == webhook_id
+    assert event.raw_body == body.decode()
+    assert event.payload == payload
+    assert event.state == WebhookEvent.State.PROCESSED, event.error
+    assert Recording.objects.get().call == Call.objects.get(minivoice_id="call_gunicorn")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunked_delivery_over_256_kib_through_gunicorn_is_refused_and_not_stored(
+    gunicorn_port,
+):
+    empty = json.dumps(minivoice_event(padding="")).encode()
+    body = json.dumps(minivoice_event(padding="x" * (MAX_BODY + 1 - len(empty)))).encode()
+    assert len(body) == MAX_BODY + 1
+
+    status, headers, answer = post_chunked(
+        gunicorn_port, body, webhook_id="msg_too_big", sizes=[64 * 1024] * 4
+    )
+
+    assert status == 413, answer
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(answer)["error"]["code"] == "payload_too_large"
+    assert not WebhookEvent.objects.exists()
+    assert not Call.objects.exists()
