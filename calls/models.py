@@ -200,6 +200,9 @@ class WebhookEvent(models.Model):
     raw_body = models.TextField(help_text="The body exactly as received.")
     payload = models.JSONField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    queued_at = models.DateTimeField(
+        default=timezone.now, help_text="When it was last handed to a worker."
+    )
     attempts = models.PositiveIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -209,9 +212,9 @@ class WebhookEvent(models.Model):
         indexes = [
             models.Index(fields=["call_minivoice_id", "received_at"]),
             models.Index(fields=["-received_at"]),
-            # Finding the few events still waiting (reconcile, monitoring) stays cheap.
+            # Finding the few events still waiting (the requeue sweep) stays cheap.
             models.Index(
-                fields=["received_at"],
+                fields=["queued_at"],
                 name="calls_event_unfinished_idx",
                 condition=Q(state__in=["pending", "failed"]),
             ),

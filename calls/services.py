@@ -229,11 +229,12 @@ def events_requeue_pending(*, older_than: timedelta, limit: int = 1000) -> int:
     """
     from calls.tasks import process_webhook_event
 
-    cutoff = timezone.now() - older_than
-    stale = WebhookEvent.objects.filter(
-        state=WebhookEvent.State.PENDING, received_at__lt=cutoff
-    ).order_by("received_at")
+    now = timezone.now()
+    pending = WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
+    stale = pending.filter(queued_at__lt=now - older_than).order_by("queued_at")
     event_ids = list(stale.values_list("pk", flat=True)[:limit])
+    # Stamped before sending, so a backlog is re-sent once per `older_than`, not every run.
+    pending.filter(pk__in=event_ids).update(queued_at=now)
     for event_id in event_ids:
         process_webhook_event.delay(event_id)
     return len(event_ids)

@@ -49,8 +49,9 @@ def deliver_lost(client):
 
 
 def age(*event_ids: int, by: timedelta) -> None:
-    """Make these events look received `by` ago."""
-    WebhookEvent.objects.filter(pk__in=event_ids).update(received_at=timezone.now() - by)
+    """Make these events look received, and last handed to a worker, `by` ago."""
+    then = timezone.now() - by
+    WebhookEvent.objects.filter(pk__in=event_ids).update(received_at=then, queued_at=then)
 
 
 def stored(state: str, **fields) -> int:
@@ -225,3 +226,20 @@ def test_beat_runs_the_requeue_task_more_often_than_events_count_as_lost():
     assert requeue_pending_events.name == "calls.tasks.requeue_pending_events"
     assert "calls.tasks.requeue_pending_events" in celery_app.tasks
     assert timedelta(seconds=entries[0]["schedule"]) <= PENDING_TOO_LONG
+
+
+@pytest.mark.django_db
+def test_an_event_still_waiting_is_sent_again_only_once_per_cutoff(deliver_lost, monkeypatch):
+    """A broker backlog must not be flooded: each sweep skips events it sent recently."""
+    sent = []
+    monkeypatch.setattr(tasks.process_webhook_event, "delay", sent.append)
+    event_id = deliver_lost()
+    age(event_id, by=OLD + timedelta(seconds=1))
+
+    assert events_requeue_pending(older_than=OLD) == 1
+    assert events_requeue_pending(older_than=OLD) == 0
+    age(event_id, by=OLD + timedelta(seconds=1))
+    assert events_requeue_pending(older_than=OLD) == 1
+
+    assert sent == [event_id, event_id]
+    assert WebhookEvent.objects.get(pk=event_id).state == WebhookEvent.State.PENDING
