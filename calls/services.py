@@ -187,21 +187,19 @@ class Intake:
     created: bool  # False: a retry of a delivery we already had
 
 
-def event_ingest(*, webhook_id: str, request: InboundRequest) -> Intake:
+def event_ingest(*, request: InboundRequest) -> Intake:
     """Store a signed delivery once, then hand it to a worker after commit.
 
     The unique webhook_id makes two copies arriving at once store one row. A retry of a
     delivery whose processing never finished is handed to a worker again.
     """
-    from calls.tasks import process_webhook_event
-
     try:
         payload = contract.parse_json_object(request.body)
     except contract.MalformedRequest:
         payload = None
     facts = contract.read_event_facts(payload or {})
     event, created = WebhookEvent.objects.get_or_create(
-        webhook_id=webhook_id,
+        webhook_id=request.webhook_id,
         defaults={
             "event_type": facts.event_type,
             "call_minivoice_id": facts.call_id,
@@ -217,8 +215,15 @@ def event_ingest(*, webhook_id: str, request: InboundRequest) -> Intake:
     if not event.is_done:
         # robust: a broker that is down must not turn a stored event into a 500. The event
         # stays pending; MiniVoice's retry or `events_requeue_pending` hands it over again.
-        transaction.on_commit(lambda: process_webhook_event.delay(event.pk), robust=True)
+        transaction.on_commit(lambda: _send_to_worker(event.pk), robust=True)
     return Intake(event=event, created=created)
+
+
+def _send_to_worker(event_id: int) -> None:
+    # Imported here: calls.tasks imports this module for the work its tasks do.
+    from calls.tasks import process_webhook_event
+
+    process_webhook_event.delay(event_id)
 
 
 def events_requeue_pending(*, older_than: timedelta, limit: int = 1000) -> int:
@@ -227,8 +232,6 @@ def events_requeue_pending(*, older_than: timedelta, limit: int = 1000) -> int:
     Their task was lost (the broker was down at intake, or a worker died before taking
     it). Processing is idempotent, so a task that was merely slow costs one extra look.
     """
-    from calls.tasks import process_webhook_event
-
     now = timezone.now()
     pending = WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
     stale = pending.filter(queued_at__lt=now - older_than).order_by("queued_at")
@@ -236,7 +239,7 @@ def events_requeue_pending(*, older_than: timedelta, limit: int = 1000) -> int:
     # Stamped before sending, so a backlog is re-sent once per `older_than`, not every run.
     pending.filter(pk__in=event_ids).update(queued_at=now)
     for event_id in event_ids:
-        process_webhook_event.delay(event_id)
+        _send_to_worker(event_id)
     return len(event_ids)
 
 

@@ -108,7 +108,7 @@ class WebhookView(MiniVoiceView):
             )
         require_signature(request, inbound)
 
-        intake = event_ingest(webhook_id=inbound.webhook_id, request=inbound)
+        intake = event_ingest(request=inbound)
         if intake.created and intake.event.state == WebhookEvent.State.MALFORMED:
             # Kept, and refused once. Its retries answer 2xx like any duplicate: we have
             # it, and MiniVoice must not retry it forever.

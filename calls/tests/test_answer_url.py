@@ -101,14 +101,7 @@ def test_contract_example_answers_the_default_flow_and_records_call_and_exchange
     response = send(body=body, webhook_id="msg_answer_1")
 
     assert_default_flow(response)
-    call = Call.objects.get()
-    assert call.minivoice_id == "call_123"
-    assert (call.direction, call.from_number, call.to_number) == (
-        "inbound",
-        "+15550100",
-        "+15550199",
-    )
-    assert call.status == Call.Status.IN_PROGRESS
+    call = recorded_call_123()
     assert call.started_at == call.answered_at == call.last_step_at == CREATED_AT
     assert "default" in call.last_step
     assert ", ".join(DEFAULT_ACTION_NAMES) in call.last_step
@@ -129,6 +122,19 @@ def test_contract_example_answers_the_default_flow_and_records_call_and_exchange
     assert exchange.duration_ms >= 0
     assert exchange.occurred_at == CREATED_AT
     assert exchange.error == ""
+
+
+def recorded_call_123() -> Call:
+    """The one call stored, with the details every request shape here names."""
+    call = Call.objects.get()
+    assert call.minivoice_id == "call_123"
+    assert (call.direction, call.from_number, call.to_number) == (
+        "inbound",
+        "+15550100",
+        "+15550199",
+    )
+    assert call.status == Call.Status.IN_PROGRESS
+    return call
 
 
 GET_PARAMS = {**CALL_DETAILS, "direction": "inbound", "digits": "1"}
@@ -152,14 +158,7 @@ def test_other_request_shapes_record_the_call(send, kwargs):
     response = send(**kwargs)
 
     assert_default_flow(response)
-    call = Call.objects.get()
-    assert call.minivoice_id == "call_123"
-    assert (call.direction, call.from_number, call.to_number) == (
-        "inbound",
-        "+15550100",
-        "+15550199",
-    )
-    assert call.status == Call.Status.IN_PROGRESS
+    call = recorded_call_123()
     assert call.answered_at is not None
     assert call.last_step
     exchange = AnswerExchange.objects.get()
