@@ -6,7 +6,7 @@ by people. `Call` is the state we derive from them, kept current as events are p
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -176,6 +176,18 @@ class AnswerExchange(models.Model):
         return self.occurred_at or self.received_at
 
 
+# Back-off between tries of a failing event: 30 s, 1 min, 2 min … then hourly.
+FIRST_RETRY_DELAY = timedelta(seconds=30)
+LONGEST_RETRY_DELAY = timedelta(hours=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed try."""
+    if attempts >= 8:  # 30 s * 2**7 already exceeds the cap; no huge powers
+        return LONGEST_RETRY_DELAY
+    return min(FIRST_RETRY_DELAY * 2 ** (attempts - 1), LONGEST_RETRY_DELAY)
+
+
 class WebhookEvent(models.Model):
     """One signed delivery from MiniVoice, stored as received before it is acted on."""
 
@@ -183,11 +195,14 @@ class WebhookEvent(models.Model):
         PENDING = "pending", "Pending"
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored (event type we do not act on)"
-        FAILED = "failed", "Failed"
+        FAILED = "failed", "Failed (will be retried)"
+        GAVE_UP = "gave_up", "Gave up (failed until the retry period ran out)"
         MALFORMED = "malformed", "Malformed (body is not a JSON object)"
 
     # States after which a retried delivery needs no more work.
     DONE_STATES = frozenset({State.PROCESSED, State.IGNORED, State.MALFORMED})
+    # States a person (or the sweep) can hand to a worker again.
+    REPLAYABLE_STATES = frozenset({State.PENDING, State.FAILED, State.GAVE_UP})
 
     webhook_id = models.CharField(max_length=contract.WEBHOOK_ID_MAX_LENGTH, unique=True)
     event_type = models.CharField(max_length=64, blank=True, db_index=True)
@@ -203,7 +218,14 @@ class WebhookEvent(models.Model):
     queued_at = models.DateTimeField(
         default=timezone.now, help_text="When it was last handed to a worker."
     )
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="How many times processing ran to an end, failures included."
+    )
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a failed event is due to be tried again (set by its last failure).",
+    )
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
@@ -218,6 +240,11 @@ class WebhookEvent(models.Model):
                 name="calls_event_unfinished_idx",
                 condition=Q(state__in=["pending", "failed"]),
             ),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="calls_event_retry_due_idx",
+                condition=Q(state="failed"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -226,6 +253,22 @@ class WebhookEvent(models.Model):
     @property
     def is_done(self) -> bool:
         return self.state in self.DONE_STATES
+
+    def record_failure(self, *, error: str, now: datetime, retry_for: timedelta) -> None:
+        """Keep the error and schedule the next try with back-off, or give up.
+
+        The schedule lives in the row, not in the broker: a retry survives a broker that
+        was down when processing failed, and a worker killed while waiting to retry.
+        """
+        self.attempts += 1
+        self.error = error
+        retry_at = now + retry_delay(self.attempts)
+        if retry_at > self.received_at + retry_for:
+            self.state = self.State.GAVE_UP
+            self.next_attempt_at = None
+        else:
+            self.state = self.State.FAILED
+            self.next_attempt_at = retry_at
 
     @property
     def at(self) -> datetime:

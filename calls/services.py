@@ -13,12 +13,14 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from calls import contract, flows
+from calls import contract, dispatch, flows
 from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.models import AnswerExchange, Call, WebhookEvent
@@ -213,34 +215,67 @@ def event_ingest(*, request: InboundRequest) -> Intake:
         },
     )
     if not event.is_done:
-        # robust: a broker that is down must not turn a stored event into a 500. The event
-        # stays pending; MiniVoice's retry or `events_requeue_pending` hands it over again.
-        transaction.on_commit(lambda: _send_to_worker(event.pk), robust=True)
+        # After commit, so a worker never looks for a row not yet visible. Sending cannot
+        # fail the request (see calls.dispatch): the stored row is what counts.
+        transaction.on_commit(partial(dispatch.send_event, event.pk))
     return Intake(event=event, created=created)
 
 
-def _send_to_worker(event_id: int) -> None:
-    # Imported here: calls.tasks imports this module for the work its tasks do.
-    from calls.tasks import process_webhook_event
+def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
+    """Hand to a worker again the events that need it; return how many were sent.
 
-    process_webhook_event.delay(event_id)
-
-
-def events_requeue_pending(*, older_than: timedelta, limit: int = 1000) -> int:
-    """Hand events still pending after `older_than` to a worker again; return how many.
-
-    Their task was lost (the broker was down at intake, or a worker died before taking
-    it). Processing is idempotent, so a task that was merely slow costs one extra look.
+    Two kinds: events pending for longer than `pending_for` (their task was lost: the
+    broker was down at intake, or a worker died mid-task), and failed events whose
+    retry is due (`WebhookEvent.record_failure` set when). Both are stamped before they
+    are sent, so one still in flight is not sent again before `pending_for` has passed.
+    Processing is idempotent, so a task that was merely slow costs one extra look.
     """
     now = timezone.now()
-    pending = WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
-    stale = pending.filter(queued_at__lt=now - older_than).order_by("queued_at")
-    event_ids = list(stale.values_list("pk", flat=True)[:limit])
-    # Stamped before sending, so a backlog is re-sent once per `older_than`, not every run.
-    pending.filter(pk__in=event_ids).update(queued_at=now)
+    due = WebhookEvent.objects.filter(
+        Q(state=WebhookEvent.State.PENDING, queued_at__lt=now - pending_for)
+        | Q(state=WebhookEvent.State.FAILED, next_attempt_at__lte=now)
+    )
+    event_ids = list(due.order_by("queued_at").values_list("pk", flat=True)[:limit])
+    WebhookEvent.objects.filter(pk__in=event_ids, state__in=_REQUEUED_STATES).update(
+        queued_at=now, next_attempt_at=now + pending_for
+    )
     for event_id in event_ids:
-        _send_to_worker(event_id)
+        dispatch.send_event(event_id)
     return len(event_ids)
+
+
+_REQUEUED_STATES = (WebhookEvent.State.PENDING, WebhookEvent.State.FAILED)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What `events_replay` did: events sent to a worker, and those it left alone."""
+
+    sent: list[int]
+    already_done: int  # processed, ignored or malformed: nothing to do again
+
+
+def events_replay(*, events: QuerySet[WebhookEvent]) -> Replay:
+    """Process the chosen events again, through the same task as a fresh delivery.
+
+    Pending, failed and given-up events are made pending again and sent to a worker
+    (in-process mode processes them before this returns). Done events are left alone:
+    applying an event twice changes nothing, so there is nothing to gain. Support's
+    admin action, the `replay_events` command and the sweep's callers all come here.
+    """
+    now = timezone.now()
+    chosen = events.filter(state__in=WebhookEvent.REPLAYABLE_STATES)
+    sent = list(chosen.order_by("received_at", "pk").values_list("pk", flat=True))
+    for start in range(0, len(sent), 500):
+        batch = sent[start : start + 500]
+        with transaction.atomic():
+            WebhookEvent.objects.filter(
+                pk__in=batch, state__in=WebhookEvent.REPLAYABLE_STATES
+            ).update(state=WebhookEvent.State.PENDING, queued_at=now, next_attempt_at=None)
+            for event_id in batch:
+                transaction.on_commit(partial(dispatch.send_event, event_id))
+    already_done = events.filter(state__in=WebhookEvent.DONE_STATES).count()
+    return Replay(sent=sent, already_done=already_done)
 
 
 # -- Webhook processing -------------------------------------------------------------------
@@ -268,15 +303,25 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
             event.error = ""
         event.attempts += 1
         event.processed_at = timezone.now()
-        event.save(update_fields=["state", "error", "attempts", "processed_at"])
+        event.next_attempt_at = None
+        event.save(update_fields=["state", "error", "attempts", "processed_at", "next_attempt_at"])
     return event
 
 
-def event_mark_failed(*, event_id: int, error: str) -> None:
-    """Keep the failure on the event for support; it stays eligible for another try."""
-    WebhookEvent.objects.filter(pk=event_id).exclude(state__in=WebhookEvent.DONE_STATES).update(
-        state=WebhookEvent.State.FAILED, error=error, attempts=F("attempts") + 1
-    )
+def event_mark_failed(*, event_id: int, error: str) -> WebhookEvent | None:
+    """Keep the failure on the event for support and schedule its next try, or give up
+    once it has failed for longer than MINIVOICE_EVENT_RETRY_HOURS."""
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or event.is_done:  # another worker finished it meanwhile
+            return event
+        event.record_failure(
+            error=error,
+            now=timezone.now(),
+            retry_for=timedelta(hours=settings.MINIVOICE_EVENT_RETRY_HOURS),
+        )
+        event.save(update_fields=["state", "error", "attempts", "next_attempt_at"])
+    return event
 
 
 def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:

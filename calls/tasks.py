@@ -1,3 +1,10 @@
+"""Celery tasks: thin wrappers that fetch by id and call a service.
+
+Retries are not Celery's: a failed event's next try is scheduled in its row
+(`WebhookEvent.record_failure`) and sent by the sweep, so no retry waits in the broker
+where a dead worker or a broker outage could lose it.
+"""
+
 from __future__ import annotations
 
 import traceback
@@ -5,29 +12,23 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from calls.services import event_mark_failed, event_process, events_requeue_pending
+from calls.services import event_mark_failed, event_process, events_requeue_due
 
-# Pending this long with no worker taking it: its task was lost (broker down at intake,
-# or a message dropped), so the sweep hands it over again.
+# Pending this long with no worker finishing it: its task was lost (broker down at
+# intake, a message dropped, a worker killed), so the sweep hands it over again.
 PENDING_TOO_LONG = timedelta(minutes=2)
 
 
-@shared_task(bind=True, max_retries=8, acks_late=True)
-def process_webhook_event(self, event_id: int) -> None:
-    """Apply a stored webhook event; on failure keep the error and retry with back-off."""
+@shared_task(acks_late=True)
+def process_webhook_event(event_id: int) -> None:
+    """Apply a stored webhook event; on failure keep the error and schedule a retry."""
     try:
         event_process(event_id=event_id)
-    except Exception as exc:
+    except Exception:
         event_mark_failed(event_id=event_id, error=traceback.format_exc())
-        if self.request.is_eager:
-            # In-process mode (no broker) cannot wait between tries: the event stays
-            # failed, with its error, for a person to look at and replay.
-            return
-        # 10 s, 20 s, 40 s … about 40 minutes in all before giving up.
-        raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
 
 
 @shared_task
-def requeue_pending_events() -> int:
-    """Run by beat every minute: no stored event waits forever for a lost task."""
-    return events_requeue_pending(older_than=PENDING_TOO_LONG)
+def requeue_due_events() -> int:
+    """Run by beat every minute: lost tasks and due retries go to a worker again."""
+    return events_requeue_due(pending_for=PENDING_TOO_LONG)

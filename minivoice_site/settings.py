@@ -155,10 +155,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# No task waits in the broker with a countdown (retries are scheduled in the database,
+# see calls.tasks), so a message unacknowledged this long belongs to a dead worker:
+# Redis hands it to another. Longer than any task runs; the sweep covers the gap.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# Publishing happens on MiniVoice's request path (calls.dispatch): never retry there.
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    "requeue-pending-events": {"task": "calls.tasks.requeue_pending_events", "schedule": 60.0},
+    "requeue-due-events": {"task": "calls.tasks.requeue_due_events", "schedule": 60.0},
 }
+# How long intake may wait on the broker before leaving an event to the sweep.
+BROKER_PUBLISH_TIMEOUT_SECONDS = envint("BROKER_PUBLISH_TIMEOUT_MS", 300, minimum=10) / 1000
+# How long a failing event is retried (with back-off) before it is marked "gave up".
+MINIVOICE_EVENT_RETRY_HOURS = envint("MINIVOICE_EVENT_RETRY_HOURS", 24, minimum=1)
 
 # MiniVoice: webhook secrets (space-separated during a rotation). A laptop without one
 # uses the secret `manage.py dev_setup` generated into var/ (git-ignored).

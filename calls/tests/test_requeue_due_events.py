@@ -1,4 +1,4 @@
-"""The beat sweep (calls.tasks.requeue_pending_events): no stored event waits for good.
+"""The beat sweep (calls.tasks.requeue_due_events): no stored event waits for good.
 
 An event stays pending when its task was lost: the broker was down at intake, or a worker
 died before taking it. Here a delivery is left pending by posting it without running the
@@ -16,10 +16,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from calls import tasks
+from calls import dispatch, tasks
 from calls.models import Call, WebhookEvent
-from calls.services import events_requeue_pending
-from calls.tasks import PENDING_TOO_LONG, requeue_pending_events
+from calls.services import events_requeue_due
+from calls.tasks import PENDING_TOO_LONG, requeue_due_events
 from conftest import WEBHOOK_URL, minivoice_event, signed
 from minivoice_site.celery import app as celery_app
 from recordings.models import Recording
@@ -81,7 +81,7 @@ def test_pending_event_older_than_the_cutoff_is_requeued_and_processed(deliver_l
     age(event_id, by=timedelta(minutes=5))
     assert not Call.objects.exists()  # its task was lost
 
-    count = events_requeue_pending(older_than=OLD)
+    count = events_requeue_due(pending_for=OLD)
 
     assert count == 1
     event = WebhookEvent.objects.get()
@@ -99,7 +99,7 @@ def test_fresh_pending_event_is_left_for_its_own_task(deliver_lost):
     just_young = deliver_lost("call.ringing", call_id="call_456")
     age(just_young, by=OLD - timedelta(seconds=5))
 
-    count = events_requeue_pending(older_than=OLD)
+    count = events_requeue_due(pending_for=OLD)
 
     assert count == 0
     assert states() == {fresh: "pending", just_young: "pending"}
@@ -108,27 +108,42 @@ def test_fresh_pending_event_is_left_for_its_own_task(deliver_lost):
 
 
 @pytest.mark.django_db
-def test_only_pending_events_are_requeued(deliver_lost):
+def test_only_pending_events_and_failed_events_due_for_retry_are_requeued(deliver_lost):
     pending = deliver_lost("call.answered")
-    finished = {
+    now = timezone.now()
+    failed_due = stored(
+        WebhookEvent.State.FAILED,
+        attempts=1,
+        error="Traceback: boom",
+        call_minivoice_id="call_due",
+        payload=minivoice_event("call.answered", call_id="call_due"),
+        next_attempt_at=now - timedelta(seconds=1),
+    )
+    left_alone = {
         "processed": stored(WebhookEvent.State.PROCESSED, attempts=1),
         "ignored": stored(WebhookEvent.State.IGNORED, attempts=1),
         "malformed": stored(WebhookEvent.State.MALFORMED, payload=None, event_type=""),
-        # Failed events wait for a person (in-process) or for Celery's own retries.
-        "failed": stored(WebhookEvent.State.FAILED, attempts=1, error="Traceback: boom"),
+        "failed": stored(
+            WebhookEvent.State.FAILED,
+            attempts=1,
+            error="Traceback: not yet",
+            next_attempt_at=now + timedelta(minutes=5),
+        ),
+        # Given up: only a person's replay takes it again.
+        "gave_up": stored(WebhookEvent.State.GAVE_UP, attempts=30, error="Traceback: old"),
     }
-    age(pending, *finished.values(), by=timedelta(hours=1))
+    age(pending, failed_due, *left_alone.values(), by=timedelta(hours=1))
 
-    count = events_requeue_pending(older_than=OLD)
+    count = events_requeue_due(pending_for=OLD)
 
-    assert count == 1
+    assert count == 2
     assert states() == {
         pending: "processed",
-        **{pk: state for state, pk in finished.items()},
+        failed_due: "processed",
+        **{pk: state for state, pk in left_alone.items()},
     }
-    assert WebhookEvent.objects.get(pk=finished["failed"]).attempts == 1
-    assert WebhookEvent.objects.get(pk=finished["failed"]).error == "Traceback: boom"
-    assert list(Call.objects.values_list("minivoice_id", flat=True)) == ["call_123"]
+    assert WebhookEvent.objects.get(pk=left_alone["failed"]).error == "Traceback: not yet"
+    assert sorted(Call.objects.values_list("minivoice_id", flat=True)) == ["call_123", "call_due"]
 
 
 @pytest.mark.django_db
@@ -140,27 +155,29 @@ def test_limit_requeues_the_oldest_pending_events_first(deliver_lost):
     age(older, by=timedelta(minutes=20))
     age(old, by=timedelta(minutes=10))
 
-    first = events_requeue_pending(older_than=OLD, limit=2)
+    first = events_requeue_due(pending_for=OLD, limit=2)
 
     assert first == 2
     assert states() == {oldest: "processed", older: "processed", old: "pending"}
     assert sorted(Call.objects.values_list("minivoice_id", flat=True)) == ["call_1", "call_2"]
 
-    second = events_requeue_pending(older_than=OLD, limit=2)
+    second = events_requeue_due(pending_for=OLD, limit=2)
 
     assert second == 1
     assert set(states().values()) == {"processed"}
-    assert events_requeue_pending(older_than=OLD, limit=2) == 0
+    assert events_requeue_due(pending_for=OLD, limit=2) == 0
 
 
 @pytest.mark.django_db
 def test_nothing_pending_requeues_nothing():
-    assert events_requeue_pending(older_than=OLD) == 0
+    assert events_requeue_due(pending_for=OLD) == 0
     assert not WebhookEvent.objects.exists()
 
 
 @pytest.mark.django_db
-def test_requeued_event_that_fails_again_is_kept_failed_with_its_error(deliver_lost, monkeypatch):
+def test_requeued_event_that_fails_again_is_kept_failed_until_its_retry_is_due(
+    deliver_lost, monkeypatch
+):
     event_id = deliver_lost("recording.started", recording_id="rec_1")
     age(event_id, by=timedelta(minutes=5))
 
@@ -169,15 +186,22 @@ def test_requeued_event_that_fails_again_is_kept_failed_with_its_error(deliver_l
 
     monkeypatch.setattr("calls.services.recording_apply_event", boom)
 
-    count = events_requeue_pending(older_than=OLD)
+    count = events_requeue_due(pending_for=OLD)
 
     assert count == 1
     event = WebhookEvent.objects.get()
     assert (event.state, event.attempts) == (WebhookEvent.State.FAILED, 1)
     assert "still broken" in event.error
     assert not Recording.objects.exists()
-    # Failed is not pending: the next sweep leaves it for a person.
-    assert events_requeue_pending(older_than=OLD) == 0
+    # Its next try is scheduled with back-off: the next sweep leaves it until then.
+    assert event.next_attempt_at > timezone.now()
+    assert events_requeue_due(pending_for=OLD) == 0
+    WebhookEvent.objects.filter(pk=event_id).update(next_attempt_at=timezone.now())
+    monkeypatch.undo()
+    assert events_requeue_due(pending_for=OLD) == 1
+    event.refresh_from_db()
+    assert (event.state, event.attempts, event.error) == ("processed", 2, "")
+    assert Recording.objects.get().status == Recording.Status.STARTED
 
 
 @pytest.mark.django_db
@@ -185,7 +209,7 @@ def test_event_requeued_twice_is_processed_once(deliver_lost):
     # A slow task and the sweep may both run: processing is idempotent.
     event_id = deliver_lost("call.answered")
     age(event_id, by=timedelta(minutes=5))
-    events_requeue_pending(older_than=OLD)
+    events_requeue_due(pending_for=OLD)
     event = WebhookEvent.objects.get()
 
     tasks.process_webhook_event.apply(args=[event_id])
@@ -204,7 +228,7 @@ def test_requeue_task_returns_how_many_events_it_requeued(deliver_lost):
     fresh = deliver_lost("call.answered", call_id="call_fresh")
     age(*stale, by=PENDING_TOO_LONG + timedelta(seconds=30))
 
-    result = requeue_pending_events.apply()
+    result = requeue_due_events.apply()
 
     assert result.successful()
     assert result.get() == 3
@@ -212,19 +236,19 @@ def test_requeue_task_returns_how_many_events_it_requeued(deliver_lost):
         **dict.fromkeys(stale, "processed"),
         fresh: "pending",
     }
-    assert requeue_pending_events.apply().get() == 0
+    assert requeue_due_events.apply().get() == 0
 
 
 def test_beat_runs_the_requeue_task_more_often_than_events_count_as_lost():
     entries = [
         entry
         for entry in settings.CELERY_BEAT_SCHEDULE.values()
-        if entry["task"] == "calls.tasks.requeue_pending_events"
+        if entry["task"] == "calls.tasks.requeue_due_events"
     ]
 
     assert len(entries) == 1
-    assert requeue_pending_events.name == "calls.tasks.requeue_pending_events"
-    assert "calls.tasks.requeue_pending_events" in celery_app.tasks
+    assert requeue_due_events.name == "calls.tasks.requeue_due_events"
+    assert "calls.tasks.requeue_due_events" in celery_app.tasks
     assert timedelta(seconds=entries[0]["schedule"]) <= PENDING_TOO_LONG
 
 
@@ -232,14 +256,14 @@ def test_beat_runs_the_requeue_task_more_often_than_events_count_as_lost():
 def test_an_event_still_waiting_is_sent_again_only_once_per_cutoff(deliver_lost, monkeypatch):
     """A broker backlog must not be flooded: each sweep skips events it sent recently."""
     sent = []
-    monkeypatch.setattr(tasks.process_webhook_event, "delay", sent.append)
+    monkeypatch.setattr(dispatch, "send_event", sent.append)
     event_id = deliver_lost()
     age(event_id, by=OLD + timedelta(seconds=1))
 
-    assert events_requeue_pending(older_than=OLD) == 1
-    assert events_requeue_pending(older_than=OLD) == 0
+    assert events_requeue_due(pending_for=OLD) == 1
+    assert events_requeue_due(pending_for=OLD) == 0
     age(event_id, by=OLD + timedelta(seconds=1))
-    assert events_requeue_pending(older_than=OLD) == 1
+    assert events_requeue_due(pending_for=OLD) == 1
 
     assert sent == [event_id, event_id]
     assert WebhookEvent.objects.get(pk=event_id).state == WebhookEvent.State.PENDING
