@@ -211,6 +211,9 @@ class WebhookEvent(models.Model):
     )
     occurred_at = models.DateTimeField(null=True, blank=True, help_text="The payload's created_at.")
     received_at = models.DateTimeField(default=timezone.now)
+    deliveries = models.PositiveIntegerField(
+        default=1, help_text="How many times MiniVoice delivered it (retries included)."
+    )
     headers = models.JSONField(default=dict, blank=True)
     raw_body = models.TextField(help_text="The body exactly as received.")
     payload = models.JSONField(null=True, blank=True)

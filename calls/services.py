@@ -17,7 +17,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from calls import contract, dispatch, flows
@@ -214,6 +214,9 @@ def event_ingest(*, request: InboundRequest) -> Intake:
             else WebhookEvent.State.MALFORMED,
         },
     )
+    if not created:
+        # A retry, or a copy sent twice: counted for support, stored once.
+        WebhookEvent.objects.filter(pk=event.pk).update(deliveries=F("deliveries") + 1)
     if not event.is_done:
         # After commit, so a worker never looks for a row not yet visible. Sending cannot
         # fail the request (see calls.dispatch): the stored row is what counts.

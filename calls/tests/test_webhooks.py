@@ -224,6 +224,7 @@ def test_duplicate_delivery_is_stored_once(post_webhook):
     assert event.raw_body == STARTED.decode()
     assert event.occurred_at == datetime(2026, 5, 29, 12, 0, 12, tzinfo=UTC)
     assert event.state == WebhookEvent.State.PROCESSED
+    assert event.deliveries == 2  # support sees that MiniVoice sent it twice
     assert list(Recording.objects.values_list("minivoice_id", flat=True)) == ["rec_call_123"]
 
 
