@@ -277,3 +277,46 @@ class WebhookEvent(models.Model):
     def at(self) -> datetime:
         """When it happened, by MiniVoice's clock if it said, else by ours."""
         return self.occurred_at or self.received_at
+
+
+class CallProblem(models.Model):
+    """Something that went wrong on a call, said for support; one row per call and code.
+
+    Written by the problem checks (calls.timeline) when the call's events are processed
+    and by the periodic sweep for those that need time to pass; a check that no longer
+    finds the problem deletes its row.
+    """
+
+    class Code(models.TextChoices):
+        # The codes are part of the interface (call_timeline --json, filters, alerts).
+        RECORDING_NOT_STARTED = "recording_not_started", "Recording never started"
+        RECORDING_NOT_COMPLETED = "recording_not_completed", "Recording never completed"
+        RECORDING_FAILED = "recording_failed", "Recording failed"
+        ANSWER_URL_FAILED = "answer_url_failed", "MiniVoice could not use our answer"
+        CALL_STUCK = "call_stuck", "Call stuck in progress"
+        NO_ANSWER_URL = "no_answer_url", "Never reached the answer_url"
+        ENDED_EARLY = "ended_early", "Ended before our last action"
+        PROCESSING_FAILED = "processing_failed", "An event failed processing"
+
+    class Severity(models.TextChoices):
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="problems")
+    code = models.CharField(max_length=32, choices=Code.choices)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    message = models.TextField(help_text="What went wrong, in a sentence for support.")
+    detected_at = models.DateTimeField(default=timezone.now)
+    notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When support was alerted about it, if ever."
+    )
+
+    class Meta:
+        ordering = ["detected_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "code"], name="calls_problem_once_per_call")
+        ]
+        indexes = [models.Index(fields=["code", "call"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} on {self.call_id}"
