@@ -65,17 +65,21 @@ class AnswerView(MiniVoiceView):
 
     def answer(self, request: Request) -> HttpResponse:
         inbound = read_inbound(request, max_bytes=contract.MAX_ANSWER_BODY_BYTES)
-        if settings.MINIVOICE_WEBHOOK_SECRETS:
+        signed = bool(settings.MINIVOICE_WEBHOOK_SECRETS)
+        if signed:
             require_signature(request, inbound)
         try:
             answer = contract.parse_answer_request(
-                query=inbound.query_string, body=inbound.body, content_type=inbound.content_type
+                method=inbound.method,
+                query=inbound.query_string,
+                body=inbound.body,
+                content_type=inbound.content_type,
+                signed=signed,
             )
+            exchange = answer_call(request=inbound, answer=answer)
         except contract.MalformedRequest as problem:
             body = answer_refuse(request=inbound, problem=problem)
             return json_response(body, status=problem.status)
-        try:
-            exchange = answer_call(request=inbound, answer=answer)
         except Exception:
             # Even with the database gone, the caller hears an apology, not silence.
             logger.exception("answer_url failed for call %s", answer.call_id)
@@ -108,7 +112,12 @@ class WebhookView(MiniVoiceView):
             )
         require_signature(request, inbound)
 
-        intake = event_ingest(request=inbound)
+        try:
+            intake = event_ingest(request=inbound)
+        except contract.MalformedRequest as problem:
+            raise ApiError(
+                status_code=problem.status, code=problem.code, message=problem.message
+            ) from None
         if intake.created and intake.event.state == WebhookEvent.State.MALFORMED:
             # Kept, and refused once. Its retries answer 2xx like any duplicate: we have
             # it, and MiniVoice must not retry it forever.
