@@ -165,6 +165,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "requeue-due-events": {"task": "calls.tasks.requeue_due_events", "schedule": 60.0},
 }
+# How long a client may take to send a request's body under gunicorn (minivoice_site/wsgi.py).
+REQUEST_READ_TIMEOUT_SECONDS = envint("REQUEST_READ_TIMEOUT_SECONDS", 5, minimum=1)
 # How long intake may wait on the broker before leaving an event to the sweep.
 BROKER_PUBLISH_TIMEOUT_SECONDS = envint("BROKER_PUBLISH_TIMEOUT_MS", 300, minimum=10) / 1000
 # How long a failing event is retried (with back-off) before it is marked "gave up".
