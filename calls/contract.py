@@ -269,24 +269,27 @@ class EventFacts:
     event_type: str
     call_id: str
     occurred_at: datetime | None
+    call_id_problem: str = ""  # why a call id that was sent cannot be used
 
 
 def read_event_facts(payload: Mapping) -> EventFacts:
     """Pull the event type, call id and time from a payload, tolerating any shape.
 
     Intake must store every signed delivery, so nothing here raises: a field that is
-    missing or of the wrong type reads as empty.
+    missing or of the wrong type reads as empty, and an unusable call id is said why.
     """
+    call_id, problem = "", ""
     try:
         call_id = _call_id(event_call(payload).get("id")) or _call_id(
             event_data(payload).get("call_id")
         )
-    except MalformedRequest:
-        call_id = ""
+    except MalformedRequest as exc:
+        problem = exc.message
     return EventFacts(
         event_type=text(payload.get("event"), max_length=64),
         call_id=call_id,
         occurred_at=parse_timestamp(payload.get("created_at")),
+        call_id_problem=problem,
     )
 
 

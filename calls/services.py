@@ -315,7 +315,12 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
             event.error = ""
         elif not event.call_minivoice_id:
             event.state = WebhookEvent.State.IGNORED
-            event.error = "The event names no call id, so it was applied to no call."
+            problem = contract.read_event_facts(event.payload).call_id_problem
+            event.error = (
+                f"{problem} The event was applied to no call."
+                if problem
+                else "The event names no call id, so it was applied to no call."
+            )
         else:
             _apply_event(event)
             event.state = WebhookEvent.State.PROCESSED
