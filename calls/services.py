@@ -237,7 +237,7 @@ def event_ingest(*, request: InboundRequest) -> Intake:
     if not event.is_done:
         # After commit, so a worker never looks for a row not yet visible. Sending cannot
         # fail the request (see calls.dispatch): the stored row is what counts.
-        transaction.on_commit(partial(dispatch.send_event, event.pk))
+        transaction.on_commit(partial(dispatch.send_events, [event.pk]))
     return Intake(event=event, created=created)
 
 
@@ -259,13 +259,13 @@ def _insert_once(event: WebhookEvent) -> tuple[WebhookEvent, bool]:
 
 
 def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
-    """Hand to a worker again the events that need it; return how many were sent.
+    """Hand to a worker again the events that need it; return how many.
 
-    Two kinds: events pending for longer than `pending_for` (their task was lost: the
-    broker was down at intake, or a worker died mid-task), and failed events whose
-    retry is due (`WebhookEvent.record_failure` set when). Both are stamped before they
-    are sent, so one still in flight is not sent again before `pending_for` has passed.
-    Processing is idempotent, so a task that was merely slow costs one extra look.
+    Two kinds: events pending for longer than `pending_for` (no worker took them: the
+    broker was down at intake, or a worker died mid-task), and failed events whose retry
+    is due (`WebhookEvent.record_failure` set when). Both are made pending and stamped,
+    so one still in flight is not sent again before `pending_for` has passed. Processing
+    is idempotent, so a worker that was merely slow costs one extra look.
     """
     now = timezone.now()
     due = WebhookEvent.objects.filter(
@@ -274,10 +274,11 @@ def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
     )
     event_ids = list(due.order_by("queued_at").values_list("pk", flat=True)[:limit])
     WebhookEvent.objects.filter(pk__in=event_ids, state__in=_REQUEUED_STATES).update(
-        queued_at=now, next_attempt_at=now + pending_for
+        state=WebhookEvent.State.PENDING, queued_at=now, next_attempt_at=None
     )
-    for event_id in event_ids:
-        dispatch.send_event(event_id)
+    if event_ids:
+        # Forced: a wake-up whose task was lost may still hold the flag (calls.dispatch).
+        dispatch.send_events(event_ids, force_wake=True)
     return len(event_ids)
 
 
@@ -309,8 +310,7 @@ def events_replay(*, events: QuerySet[WebhookEvent]) -> Replay:
             WebhookEvent.objects.filter(
                 pk__in=batch, state__in=WebhookEvent.REPLAYABLE_STATES
             ).update(state=WebhookEvent.State.PENDING, queued_at=now, next_attempt_at=None)
-            for event_id in batch:
-                transaction.on_commit(partial(dispatch.send_event, event_id))
+            transaction.on_commit(partial(dispatch.send_events, batch, force_wake=True))
     already_done = events.filter(state__in=WebhookEvent.DONE_STATES).count()
     return Replay(sent=sent, already_done=already_done)
 
@@ -328,26 +328,62 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None or event.is_done:
             return event
-        if event.event_type not in contract.KNOWN_EVENTS:
-            event.state = WebhookEvent.State.IGNORED
-            event.error = ""
-        elif not event.call_minivoice_id:
-            event.state = WebhookEvent.State.IGNORED
-            problem = contract.read_event_facts(event.payload).call_id_problem
-            event.error = (
-                f"{problem} The event was applied to no call."
-                if problem
-                else "The event names no call id, so it was applied to no call."
-            )
-        else:
-            _apply_event(event)
-            event.state = WebhookEvent.State.PROCESSED
-            event.error = ""
-        event.attempts += 1
-        event.processed_at = timezone.now()
-        event.next_attempt_at = None
-        event.save(update_fields=["state", "error", "attempts", "processed_at", "next_attempt_at"])
+        _process_locked(event)
     return event
+
+
+def events_drain(*, limit: int = 10_000) -> int:
+    """Process pending events, oldest first, until none is left; return how many.
+
+    What a worker runs when intake wakes it (calls.dispatch). Each event is claimed with
+    SKIP LOCKED in a transaction of its own, so several drains share the work without
+    waiting on each other, and a worker that dies loses only the uncommitted event, which
+    stays pending. A failure is recorded on the event (its retry scheduled) and the drain
+    goes on with the next.
+    """
+    dispatch.wake_flag_clear()  # before looking: a delivery committed after this wakes again
+    processed = 0
+    while processed < limit:
+        with transaction.atomic():
+            event = (
+                WebhookEvent.objects.select_for_update(skip_locked=True)
+                .filter(state=WebhookEvent.State.PENDING)
+                .order_by("queued_at")  # the partial index on unfinished events
+                .first()
+            )
+            if event is None:
+                return processed
+            try:
+                with transaction.atomic():  # a failure undoes the effects, keeps the lock
+                    _process_locked(event)
+            except Exception:
+                _fail_locked(event, error=traceback.format_exc())
+        processed += 1
+    dispatch.wake_workers(force=True)  # more may be waiting: another drain takes over
+    return processed
+
+
+def _process_locked(event: WebhookEvent) -> None:
+    """Apply a locked, unfinished event and mark it done, in the caller's transaction."""
+    if event.event_type not in contract.KNOWN_EVENTS:
+        event.state = WebhookEvent.State.IGNORED
+        event.error = ""
+    elif not event.call_minivoice_id:
+        event.state = WebhookEvent.State.IGNORED
+        problem = contract.read_event_facts(event.payload).call_id_problem
+        event.error = (
+            f"{problem} The event was applied to no call."
+            if problem
+            else "The event names no call id, so it was applied to no call."
+        )
+    else:
+        _apply_event(event)
+        event.state = WebhookEvent.State.PROCESSED
+        event.error = ""
+    event.attempts += 1
+    event.processed_at = timezone.now()
+    event.next_attempt_at = None
+    event.save(update_fields=["state", "error", "attempts", "processed_at", "next_attempt_at"])
 
 
 def event_mark_failed(*, event_id: int, error: str) -> WebhookEvent | None:
@@ -357,13 +393,17 @@ def event_mark_failed(*, event_id: int, error: str) -> WebhookEvent | None:
         event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None or event.is_done:  # another worker finished it meanwhile
             return event
-        event.record_failure(
-            error=error,
-            now=timezone.now(),
-            retry_for=timedelta(hours=settings.MINIVOICE_EVENT_RETRY_HOURS),
-        )
-        event.save(update_fields=["state", "error", "attempts", "next_attempt_at"])
+        _fail_locked(event, error=error)
     return event
+
+
+def _fail_locked(event: WebhookEvent, *, error: str) -> None:
+    event.record_failure(
+        error=error,
+        now=timezone.now(),
+        retry_for=timedelta(hours=settings.MINIVOICE_EVENT_RETRY_HOURS),
+    )
+    event.save(update_fields=["state", "error", "attempts", "next_attempt_at"])
 
 
 def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:

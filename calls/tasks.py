@@ -12,11 +12,17 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from calls.services import event_mark_failed, event_process, events_requeue_due
+from calls.services import event_mark_failed, event_process, events_drain, events_requeue_due
 
 # Pending this long with no worker finishing it: its task was lost (broker down at
 # intake, a message dropped, a worker killed), so the sweep hands it over again.
 PENDING_TOO_LONG = timedelta(minutes=2)
+
+
+@shared_task(acks_late=True)
+def drain_pending_events() -> int:
+    """Process pending events until none is left: what intake wakes (calls.dispatch)."""
+    return events_drain()
 
 
 @shared_task(acks_late=True)
