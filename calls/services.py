@@ -18,7 +18,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
 from calls import contract, dispatch, flows
@@ -66,10 +66,10 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
     changes nothing: a retry is harmless, and a captured signature buys nothing new.
     """
     if request.webhook_id:
-        answered = AnswerExchange.objects.filter(webhook_id=request.webhook_id).first()
-        if answered is not None:
-            return answered
-        if WebhookEvent.objects.filter(webhook_id=request.webhook_id).exists():
+        used_by = _webhook_id_used_by(request.webhook_id)
+        if used_by == "answer":
+            return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+        if used_by == "event":
             raise _webhook_id_reused(used_by="a webhook event")
     try:
         return _answer_and_log(request=request, answer=answer)
@@ -78,6 +78,20 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
             raise
         # The same request arrived twice at once, and the other copy was logged first.
         return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+
+
+def _webhook_id_used_by(webhook_id: str) -> str | None:
+    """ "answer" or "event" if a stored request has this webhook-id: one query for both."""
+    answers = AnswerExchange.objects.filter(webhook_id=webhook_id).annotate(kind=Value("answer"))
+    events = WebhookEvent.objects.filter(webhook_id=webhook_id).annotate(kind=Value("event"))
+    # No ORDER BY (the models' default one): SQLite refuses it inside a UNION.
+    kinds = (
+        answers.order_by()
+        .values_list("kind", flat=True)
+        .union(events.order_by().values_list("kind", flat=True))
+    )
+    found = set(kinds)
+    return "answer" if "answer" in found else next(iter(found), None)
 
 
 def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) -> AnswerExchange:
@@ -407,9 +421,20 @@ def _fail_locked(event: WebhookEvent, *, error: str) -> None:
 
 
 def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:
-    """The call with this MiniVoice id, created if new, locked for this transaction."""
-    call, _ = Call.objects.get_or_create(minivoice_id=call_id, defaults=defaults or {})
-    return Call.objects.select_for_update().get(pk=call.pk)
+    """The call with this MiniVoice id, created if new, locked for this transaction.
+
+    Locked first: most calls exist already (events arrive before the answer_url request,
+    and there are several of each). A new one is inserted in a savepoint, and a row we
+    inserted is ours until commit; if another transaction inserted it first, lock that.
+    """
+    call = Call.objects.select_for_update().filter(minivoice_id=call_id).first()
+    if call is not None:
+        return call
+    try:
+        with transaction.atomic():
+            return Call.objects.create(minivoice_id=call_id, **(defaults or {}))
+    except IntegrityError:
+        return Call.objects.select_for_update().get(minivoice_id=call_id)
 
 
 def _apply_event(event: WebhookEvent) -> None:
