@@ -339,8 +339,8 @@ def _check_problems(event: WebhookEvent) -> None:
     After the event's own commit: the event is applied whatever the checks do, and a
     check that fails is logged for a person rather than failing the event.
     """
-    if not event.call_minivoice_id:
-        return
+    if not event.call_minivoice_id or event.state == WebhookEvent.State.IGNORED:
+        return  # nothing was applied, so no verdict can have changed
     try:
         call_problems_refresh(call_id=event.call_minivoice_id)
     except Exception:

@@ -287,22 +287,25 @@ def _duration(span: timedelta) -> str:
 # -- Storing the verdict --------------------------------------------------------------------
 
 # The events the checks read; the others (there can be thousands) are never loaded.
-_CHECKED_EVENTS = Q(
-    event_type__in=[
-        contract.ANSWER_URL_FAILED,
-        contract.CALL_RINGING,
-        *contract.RECORDING_EVENTS,
-    ]
-) | Q(state__in=[WebhookEvent.State.FAILED, WebhookEvent.State.GAVE_UP])
+_CHECKED_EVENTS = Q(event_type__in=[contract.ANSWER_URL_FAILED, *contract.RECORDING_EVENTS]) | Q(
+    state__in=[WebhookEvent.State.FAILED, WebhookEvent.State.GAVE_UP]
+)
 
 
 def call_records_for_checks(*, call: Call) -> CallRecords:
     return CallRecords(
         call_id=call.minivoice_id,
         call=call,
-        exchanges=list(AnswerExchange.objects.filter(call_minivoice_id=call.minivoice_id)),
+        # The request's own body and headers play no part in any check: left in the table.
+        exchanges=list(
+            AnswerExchange.objects.filter(call_minivoice_id=call.minivoice_id).defer(
+                "request_body", "request_headers", "query_string"
+            )
+        ),
         events=list(
-            WebhookEvent.objects.filter(_CHECKED_EVENTS, call_minivoice_id=call.minivoice_id)
+            WebhookEvent.objects.filter(_CHECKED_EVENTS, call_minivoice_id=call.minivoice_id).defer(
+                "raw_body", "headers"
+            )
         ),
         hidden_events=0,
         recordings=list(call.recordings.all()),
@@ -325,8 +328,10 @@ def call_problems_refresh(*, call_id: str, now: datetime | None = None) -> list[
             problem.code: problem
             for problem in find_problems(records=call_records_for_checks(call=call), now=now)
         }
-        CallProblem.objects.filter(call=call).exclude(code__in=list(found)).delete()
         existing = {problem.code: problem for problem in CallProblem.objects.filter(call=call)}
+        stale = [problem.pk for code, problem in existing.items() if code not in found]
+        if stale:
+            CallProblem.objects.filter(pk__in=stale).delete()
         new = []
         for code, problem in found.items():
             row = existing.get(code)
