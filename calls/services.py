@@ -25,8 +25,8 @@ from calls import contract, dispatch, flows
 from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.selectors import call_last_step_before
-from calls.steps import answer_step, event_step
+from calls.steps import answer_step, end_step, event_step
+from calls.timeline import call_last_step_before, call_problems_refresh
 from recordings.services import recording_apply_event
 
 logger = logging.getLogger(__name__)
@@ -398,6 +398,23 @@ def _process_locked(event: WebhookEvent) -> None:
     event.processed_at = timezone.now()
     event.next_attempt_at = None
     event.save(update_fields=["state", "error", "attempts", "processed_at", "next_attempt_at"])
+    # After commit: the event is applied whatever the checks do (a rolled-back savepoint
+    # drops this too, so a failed try is checked by _fail_locked instead).
+    transaction.on_commit(partial(_check_problems, event))
+
+
+def _check_problems(event: WebhookEvent) -> None:
+    """Store the call's problems as its events now show them.
+
+    After the event's own commit: the event is applied whatever the checks do, and a
+    check that fails is logged for a person rather than failing the event.
+    """
+    if not event.call_minivoice_id or event.state == WebhookEvent.State.IGNORED:
+        return  # nothing was applied, so no verdict can have changed
+    try:
+        call_problems_refresh(call_id=event.call_minivoice_id)
+    except Exception:
+        logger.exception("Checking call %s for problems failed", event.call_minivoice_id)
 
 
 def event_mark_failed(*, event_id: int, error: str) -> WebhookEvent | None:
@@ -418,6 +435,7 @@ def _fail_locked(event: WebhookEvent, *, error: str) -> None:
         retry_for=timedelta(hours=settings.MINIVOICE_EVENT_RETRY_HOURS),
     )
     event.save(update_fields=["state", "error", "attempts", "next_attempt_at"])
+    transaction.on_commit(partial(_check_problems, event))
 
 
 def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:
@@ -469,8 +487,12 @@ def _apply_event(event: WebhookEvent) -> None:
     step = event_step(event.event_type, data)
     if step:
         call.note_step(step, at)
-    if call.ended_at and call.last_step_at and call.last_step_at > call.ended_at:
-        # The end arrived after news from later on (delivery order is not event order):
-        # the caller's last step is the latest one up to the end.
-        call.last_step, call.last_step_at = call_last_step_before(call=call, moment=call.ended_at)
+    if call.ended_at and (event.event_type == contract.CALL_COMPLETED or at <= call.ended_at):
+        # The end is the call's last step, and says how far the caller got before it. It
+        # is worked out again from the log because delivery order is not event order: news
+        # from before the end can arrive after it, and news of the end's own instant
+        # (call.answered in the same second) comes before it: the end wins a tie.
+        before, _ = call_last_step_before(call=call, moment=call.ended_at)
+        call.last_step = end_step(call.get_final_status_display(), before)
+        call.last_step_at = call.ended_at
     call.save()
