@@ -316,6 +316,8 @@ def events_replay(*, events: QuerySet[WebhookEvent]) -> Replay:
     admin action, the `replay_events` command and the sweep's callers all come here.
     """
     now = timezone.now()
+    # Counted first: in-process mode has processed the replayed ones by the end.
+    already_done = events.filter(state__in=WebhookEvent.DONE_STATES).count()
     chosen = events.filter(state__in=WebhookEvent.REPLAYABLE_STATES)
     sent = list(chosen.order_by("received_at", "pk").values_list("pk", flat=True))
     for start in range(0, len(sent), 500):
@@ -325,7 +327,6 @@ def events_replay(*, events: QuerySet[WebhookEvent]) -> Replay:
                 pk__in=batch, state__in=WebhookEvent.REPLAYABLE_STATES
             ).update(state=WebhookEvent.State.PENDING, queued_at=now, next_attempt_at=None)
             transaction.on_commit(partial(dispatch.send_events, batch, force_wake=True))
-    already_done = events.filter(state__in=WebhookEvent.DONE_STATES).count()
     return Replay(sent=sent, already_done=already_done)
 
 
