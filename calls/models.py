@@ -51,7 +51,15 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "-created_at"])]
+        # What support's call list filters and sorts on, newest first; the phone numbers
+        # for search by number (a prefix search uses them too on PostgreSQL).
+        indexes = [
+            models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["final_status", "-created_at"], name="calls_call_final_idx"),
+            models.Index(fields=["direction", "-created_at"], name="calls_call_direction_idx"),
+            models.Index(fields=["from_number"], name="calls_call_from_idx"),
+            models.Index(fields=["to_number"], name="calls_call_to_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.minivoice_id
@@ -234,9 +242,12 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        permissions = [("replay_webhookevent", "Can replay webhook events (process them again)")]
         indexes = [
             models.Index(fields=["call_minivoice_id", "received_at"]),
             models.Index(fields=["-received_at"]),
+            # The event list filtered by state (failed, gave up), newest first.
+            models.Index(fields=["state", "-received_at"], name="calls_event_state_idx"),
             # Finding the few events still waiting (the requeue sweep) stays cheap.
             models.Index(
                 fields=["queued_at"],

@@ -1,0 +1,66 @@
+"""Replay: process stored events again through the normal task path, from the admin.
+
+It needs its own permission (`calls.replay_webhookevent`), which the Support group does
+not have: reading a call is not the same as acting on it.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from calls.models import Call, WebhookEvent
+from calls.services import Replay, events_replay
+
+REPLAY_PERMISSION = "calls.replay_webhookevent"
+
+
+class ReplayPermissionMixin:
+    """Offers the replay actions only to those with the replay permission (else 403)."""
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REPLAY_PERMISSION)
+
+
+@admin.action(permissions=["replay"], description="Process again (failed, gave up or stuck)")
+def replay_events(modeladmin, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+    report(modeladmin, request, events_replay(events=queryset))
+
+
+@admin.action(permissions=["replay"], description="Reprocess its events (failed, gave up or stuck)")
+def replay_call_events(modeladmin, request: HttpRequest, queryset: QuerySet[Call]) -> None:
+    events = WebhookEvent.objects.filter(
+        call_minivoice_id__in=queryset.values("minivoice_id")
+    ).exclude(call_minivoice_id="")
+    report(modeladmin, request, events_replay(events=events))
+
+
+def report(modeladmin, request: HttpRequest, replay: Replay) -> None:
+    """Say what the replay did, and where the events stand now."""
+    if not replay.sent:
+        modeladmin.message_user(
+            request,
+            f"Nothing to process again: {replay.already_done} event(s) were already done "
+            "(processed, ignored or malformed).",
+            messages.WARNING,
+        )
+        return
+    # In-process mode has processed them already; with a worker most are still pending.
+    states = dict(
+        WebhookEvent.objects.filter(pk__in=replay.sent)
+        .values_list("state")
+        .annotate(count=Count("pk"))
+        .values_list("state", "count")
+    )
+    now = ", ".join(
+        f"{count} {WebhookEvent.State(state).label.split(' (')[0].lower()}"
+        for state, count in sorted(states.items())
+    )
+    level = messages.ERROR if states.get("failed") or states.get("gave_up") else messages.SUCCESS
+    modeladmin.message_user(
+        request,
+        f"Sent {len(replay.sent)} event(s) to be processed again (now: {now}); "
+        f"{replay.already_done} already done, left alone.",
+        level,
+    )
