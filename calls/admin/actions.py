@@ -25,7 +25,7 @@ class ReplayPermissionMixin:
 
 @admin.action(permissions=["replay"], description="Process again (failed, gave up or stuck)")
 def replay_events(modeladmin, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-    report(modeladmin, request, events_replay(events=queryset))
+    _replay(modeladmin, request, queryset)
 
 
 @admin.action(permissions=["replay"], description="Reprocess its events (failed, gave up or stuck)")
@@ -33,15 +33,22 @@ def replay_call_events(modeladmin, request: HttpRequest, queryset: QuerySet[Call
     events = WebhookEvent.objects.filter(
         call_minivoice_id__in=queryset.values("minivoice_id")
     ).exclude(call_minivoice_id="")
-    report(modeladmin, request, events_replay(events=events))
+    _replay(modeladmin, request, events)
 
 
-def report(modeladmin, request: HttpRequest, replay: Replay) -> None:
+def _replay(modeladmin, request: HttpRequest, events: QuerySet[WebhookEvent]) -> None:
+    # Counted before: `Replay.already_done` is counted after sending, so in-process mode
+    # (which processes them at once) would count the replayed events as "left alone" too.
+    left_alone = events.filter(state__in=WebhookEvent.DONE_STATES).count()
+    report(modeladmin, request, events_replay(events=events), left_alone=left_alone)
+
+
+def report(modeladmin, request: HttpRequest, replay: Replay, *, left_alone: int) -> None:
     """Say what the replay did, and where the events stand now."""
     if not replay.sent:
         modeladmin.message_user(
             request,
-            f"Nothing to process again: {replay.already_done} event(s) were already done "
+            f"Nothing to process again: {left_alone} event(s) were already done "
             "(processed, ignored or malformed).",
             messages.WARNING,
         )
@@ -61,6 +68,6 @@ def report(modeladmin, request: HttpRequest, replay: Replay) -> None:
     modeladmin.message_user(
         request,
         f"Sent {len(replay.sent)} event(s) to be processed again (now: {now}); "
-        f"{replay.already_done} already done, left alone.",
+        f"{left_alone} already done, left alone.",
         level,
     )

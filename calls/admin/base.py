@@ -7,9 +7,11 @@ import json
 from datetime import datetime
 from functools import cached_property
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -62,6 +64,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         action = request.POST.get("action", "") if request.method == "POST" else ""
         if action and action not in self.get_actions(request):
             raise PermissionDenied
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if action else []
+        if not all(value.isascii() and value.isdigit() for value in selected):
+            # The stock admin answers a hand-made non-numeric selection with a 500.
+            messages.error(request, "Ignored the request: the rows chosen are not row ids.")
+            return HttpResponseRedirect(request.get_full_path())
         return super().changelist_view(request, extra_context)
 
 
