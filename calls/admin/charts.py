@@ -165,9 +165,9 @@ class Bar:
     colour: str = COLOURS["info"]
 
 
-def bar_chart(bars: list[Bar], *, label_every: int = 1, height: int = 140) -> SafeString:
+def bar_chart(bars: list[Bar], *, label_every: int = 1, height: int = 150) -> SafeString:
     """Vertical bars, each a link to its list; every `label_every`-th bar is labelled."""
-    width = 720
+    width = 600
     plot_top, plot_bottom = 18, height - 22
     highest = max([bar.value for bar in bars] + [1])
     slot = round((width - 20) / max(len(bars), 1), 1)
@@ -223,5 +223,44 @@ def bar_chart(bars: list[Bar], *, label_every: int = 1, height: int = 140) -> Sa
         width - 10,
         plot_bottom,
         plot_bottom,
+        _join(parts),
+    )
+
+
+def row_chart(rows: list[Bar], *, label_width: int = 230) -> SafeString:
+    """Horizontal bars, one per row with its label and count, each a link to its list."""
+    width, row_height = 600, 26
+    highest = max([row.value for row in rows] + [1])
+    plot = width - label_width - 50
+    parts = []
+    for index, row in enumerate(rows):
+        top = index * row_height
+        length = round(plot * row.value / highest, 1)
+        parts.append(
+            format_html(
+                '<a href="{}"><title>{}</title><rect x="0" y="{}" width="{}" height="{}" '
+                'fill="transparent"/><text x="0" y="{}" class="row-label">{}</text>'
+                '<rect x="{}" y="{}" width="{}" height="16" fill="{}"/>'
+                '<text x="{}" y="{}" class="value">{}</text></a>',
+                row.url,
+                row.title,
+                top,
+                width,
+                row_height,
+                top + 17,
+                row.label,
+                label_width,
+                top + 4,
+                max(length, 1),
+                row.colour,
+                round(label_width + max(length, 1) + 6, 1),
+                top + 17,
+                row.value,
+            )
+        )
+    return format_html(
+        '<svg class="mv-bars" viewBox="0 0 {} {}" width="100%" role="img">{}</svg>',
+        width,
+        row_height * len(rows),
         _join(parts),
     )

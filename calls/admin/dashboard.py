@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from calls.admin.charts import COLOURS, Bar, bar_chart
+from calls.admin.charts import COLOURS, Bar, bar_chart, row_chart
 from calls.models import Call, CallProblem, WebhookEvent
 from recordings.models import Recording
 
@@ -191,16 +191,16 @@ def _recording_outcomes(recordings: dict):
         for status, label, colour in [
             (Recording.Status.COMPLETED, "completed", COLOURS["info"]),
             (Recording.Status.FAILED, "failed", COLOURS["error"]),
-            (Recording.Status.STARTED, "not completed", COLOURS["warning"]),
+            (Recording.Status.STARTED, "started, not completed", COLOURS["warning"]),
         ]:
             count = recordings[f"rec_{status}_{key}"]
             bars.append(
                 Bar(
-                    f"{label} ({key})",
+                    f"{title.replace('Last ', '')}: {label}",
                     count,
                     _url(url, when=key, status__exact=status),
                     f"{title}: {count} recording(s) {label}",
                     colour,
                 )
             )
-    return bar_chart(bars, height=150)
+    return row_chart(bars)
