@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -59,6 +59,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
+        request.GET = storable_query(request.GET)
         # Posting an action one may not use (delete, replay without the permission) is a
         # 403, not the stock "No action selected" that reads as if it could have worked.
         action = request.POST.get("action", "") if request.method == "POST" else ""
@@ -70,6 +71,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             messages.error(request, "Ignored the request: the rows chosen are not row ids.")
             return HttpResponseRedirect(request.get_full_path())
         return super().changelist_view(request, extra_context)
+
+
+def storable(text: str) -> str:
+    """Text as the database keeps it: NUL (which PostgreSQL refuses) becomes U+FFFD, as
+    intake stores it, so a search or filter finds what was stored instead of failing."""
+    return text.replace("\x00", "\ufffd")
+
+
+def storable_query(query: QueryDict) -> QueryDict:
+    if not any("\x00" in key + value for key, values in query.lists() for value in values):
+        return query
+    cleaned = QueryDict(mutable=True)
+    for key, values in query.lists():
+        cleaned.setlist(storable(key), [storable(value) for value in values])
+    return cleaned
 
 
 def pretty_json(value: object) -> str:

@@ -11,7 +11,7 @@ from django.utils.http import urlencode
 
 from calls.admin import views
 from calls.admin.actions import ReplayPermissionMixin, replay_call_events
-from calls.admin.base import ReadOnlyAdmin, timestamp
+from calls.admin.base import ReadOnlyAdmin, storable, timestamp
 from calls.admin.filters import (
     DateRangeFilter,
     DirectionFilter,
@@ -137,7 +137,7 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
 
     def by_id_view(self, request: HttpRequest):
         """A MiniVoice call id to its page (lists link here without a query per row)."""
-        call_id = request.GET.get("id", "")
+        call_id = storable(request.GET.get("id", ""))
         call = Call.objects.filter(minivoice_id=call_id).only("pk").first() if call_id else None
         if call is not None:
             return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call.pk]))
