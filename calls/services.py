@@ -24,7 +24,7 @@ from calls import contract, dispatch, flows
 from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.steps import answer_step, event_step
+from calls.steps import answer_step, end_step, event_step
 from calls.timeline import call_last_step_before, call_problems_refresh
 from recordings.services import recording_apply_event
 
@@ -381,8 +381,12 @@ def _apply_event(event: WebhookEvent) -> None:
     step = event_step(event.event_type, data)
     if step:
         call.note_step(step, at)
-    if call.ended_at and call.last_step_at and call.last_step_at > call.ended_at:
-        # The end arrived after news from later on (delivery order is not event order):
-        # the caller's last step is the latest one up to the end.
-        call.last_step, call.last_step_at = call_last_step_before(call=call, moment=call.ended_at)
+    if call.ended_at and (event.event_type == contract.CALL_COMPLETED or at <= call.ended_at):
+        # The end is the call's last step, and says how far the caller got before it. It
+        # is worked out again from the log because delivery order is not event order: news
+        # from before the end can arrive after it, and news of the end's own instant
+        # (call.answered in the same second) comes before it: the end wins a tie.
+        before, _ = call_last_step_before(call=call, moment=call.ended_at)
+        call.last_step = end_step(call.get_final_status_display(), before)
+        call.last_step_at = call.ended_at
     call.save()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from datetime import datetime
 
@@ -105,8 +106,7 @@ def _first_prompt(actions: list[dict]) -> str:
     for action, name in zip(actions, action_names(actions), strict=True):
         params = action_params(action)
         if name == "say" and isinstance(params.get("text"), str):
-            text = params["text"].strip()
-            return f"“{text[:40]}…”" if len(text) > 40 else f"“{text}”"
+            return f"“{textwrap.shorten(params['text'], width=45, placeholder='…')}”"
         if name == "play":
             return "the recorded prompt"
     return ""
