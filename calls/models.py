@@ -52,13 +52,20 @@ class Call(models.Model):
     class Meta:
         ordering = ["-created_at"]
         # What support's call list filters and sorts on, newest first; the phone numbers
-        # for search by number (a prefix search uses them too on PostgreSQL).
+        # for search by number.
         indexes = [
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["final_status", "-created_at"], name="calls_call_final_idx"),
             models.Index(fields=["direction", "-created_at"], name="calls_call_direction_idx"),
-            models.Index(fields=["from_number"], name="calls_call_from_idx"),
-            models.Index(fields=["to_number"], name="calls_call_to_idx"),
+            # Pattern ops: a number's start (LIKE '+4412%') uses them under any collation.
+            models.Index(
+                fields=["from_number"],
+                name="calls_call_from_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["to_number"], name="calls_call_to_idx", opclasses=["varchar_pattern_ops"]
+            ),
         ]
 
     def __str__(self) -> str:

@@ -24,11 +24,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='call',
-            index=models.Index(fields=['from_number'], name='calls_call_from_idx'),
+            index=models.Index(fields=['from_number'], name='calls_call_from_idx', opclasses=['varchar_pattern_ops']),
         ),
         migrations.AddIndex(
             model_name='call',
-            index=models.Index(fields=['to_number'], name='calls_call_to_idx'),
+            index=models.Index(fields=['to_number'], name='calls_call_to_idx', opclasses=['varchar_pattern_ops']),
         ),
         migrations.AddIndex(
             model_name='webhookevent',
