@@ -28,6 +28,9 @@ from calls.timeline.types import Entry, Timeline
 
 # Events shown on the page; the rest are a link away. Half from the start, half the end.
 MAX_EVENTS = 200
+# build_timeline keeps the first half of the events and the last half: the events it
+# leaves out come after this many.
+HIDDEN_AFTER = ceil(MAX_EVENTS / 2)
 # How often a page of a call in progress asks for news, in milliseconds.
 POLL_EVERY_MS = 4000
 
@@ -69,7 +72,7 @@ def render_timeline(*, timeline: Timeline, call: Call) -> str:
             "timeline": timeline,
             "call": call,
             "live": is_live(call),
-            "chart": lane_chart(build_lanes(timeline=timeline)),
+            "chart": lane_chart(build_lanes(timeline=timeline, hidden_after=HIDDEN_AFTER)),
             "rows": _rows(timeline),
             "has_error": any(problem.severity == "error" for problem in timeline.problems),
             "all_events_url": f"{events_url}?{urlencode({'call_minivoice_id': call.minivoice_id})}",
@@ -78,9 +81,7 @@ def render_timeline(*, timeline: Timeline, call: Call) -> str:
 
 
 def _rows(timeline: Timeline) -> list[Row]:
-    # build_timeline keeps the first half of the events and the last half: the hidden
-    # ones sit after the first half.
-    gap_after = ceil(MAX_EVENTS / 2) if timeline.hidden_entries else None
+    gap_after = HIDDEN_AFTER if timeline.hidden_entries else None
     rows, webhooks_seen = [], 0
     for entry in timeline.entries:
         gap = 0

@@ -4,6 +4,7 @@ answer_url request and signed webhooks, processed by the normal task path."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -16,8 +17,12 @@ from conftest import minivoice_event
 PASSWORD = "a-long-passphrase"
 
 
+START = datetime(2026, 5, 29, 12, 0, 0, tzinfo=UTC)
+
+
 def at(second: int) -> str:
-    return f"2026-05-29T12:{second // 60:02d}:{second % 60:02d}Z"
+    """MiniVoice's created_at, `second` seconds after the test calls begin."""
+    return (START + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
 
 
 def send_call(

@@ -8,6 +8,7 @@ Screenshots of the call page and the dashboard at 1400 px land in artifacts/ (gi
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,40 @@ def test_a_support_member_can_change_delete_and_replay_nothing(
     expect(page.locator(".field-state")).to_contain_text("Gave up")
     page.goto(live_server.url + reverse("admin:calls_call_change", args=[call.pk]))
     expect(page.locator(".field-status_shown")).to_contain_text("Ended: completed")
+
+
+@pytest.fixture
+def two_hours(transactional_db, post_answer, post_webhook) -> Call:
+    """A 2-hour call whose recording completed, with a key press every 5 seconds."""
+    support_member("sam")
+    call = send_call(
+        post_answer, post_webhook, call_id="call_long", recording="completed", ends_at=7200
+    )
+    WebhookEvent.objects.bulk_create(
+        WebhookEvent(
+            webhook_id=f"msg_dtmf_{second}",
+            event_type="dtmf.received",
+            call_minivoice_id="call_long",
+            occurred_at=call.started_at + timedelta(seconds=second),
+            received_at=call.started_at + timedelta(seconds=second),
+            raw_body="{}",
+            payload={},
+            state=WebhookEvent.State.IGNORED,
+        )
+        for second in range(5, 7200, 5)
+    )
+    return call
+
+
+def test_a_2_hour_call_reads_as_well_as_a_short_one(two_hours, live_server, page: Page):
+    _sign_in(page, live_server)
+    page.goto(live_server.url + reverse("admin:calls_call_change", args=[two_hours.pk]))
+
+    chart = page.locator("svg.mv-lanes")
+    expect(chart).to_contain_text("+1 h")
+    expect(chart).to_contain_text("+2 h")
+    expect(chart).to_contain_text("recorded 7197 s")
+    expect(page.locator(".mv-gap")).to_contain_text("more event(s) here")
+    expect(page.locator("#mv-story")).to_contain_text("the call ended at +2 h 0 min")
+    ARTIFACTS.mkdir(exist_ok=True)
+    chart.screenshot(path=ARTIFACTS / "lanes-2h.png")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -147,8 +148,8 @@ def test_a_2_hour_call_has_a_few_round_ticks_and_merges_crowded_events():
         "+2 h",
     ]
     events = _lane(lanes, WEBHOOKS).marks
-    # 3,601 events become at most one mark per 1/150 of the axis, and none is lost.
-    assert len(events) <= 151
+    # 3,601 events become at most one mark per 1/60 of the axis, and none is lost.
+    assert len(events) <= 61
     assert sum(mark.count for mark in events) == 3601
     assert events[0].label.endswith(" events")
     [recording] = _lane(lanes, RECORDINGS).marks
@@ -217,7 +218,7 @@ def test_the_svg_of_a_long_call_stays_small_and_its_labels_never_overlap():
     svg = str(lane_chart(build_lanes(timeline=long_call(), now=_at(99999))))
 
     assert len(svg) < 120_000  # not one shape per event
-    assert svg.count("<circle") <= 152
+    assert svg.count("<circle") <= 62
     by_lane = _labels_by_lane(svg)
     assert set(by_lane) == {ANSWER_URL, WEBHOOKS, RECORDINGS, STATUS}
     assert [text for _, _, text in by_lane[RECORDINGS]] == ["recorded 5390 s"]
@@ -240,3 +241,18 @@ def test_offset_labels_are_as_fine_as_the_axis_step():
     assert offset_label(5400, step=900) == "+1 h 30 min"
     assert offset_label(7200, step=1800) == "+2 h"
     assert offset_label(-3, step=1) == "-3 s"
+
+
+def test_events_left_out_of_the_page_are_one_dashed_span_in_their_gap():
+    timeline = long_call()
+    shown = [
+        e for e in timeline.entries if e.kind != "webhook" or not 100 <= e.offset_seconds < 7000
+    ]
+    timeline = replace(timeline, entries=shown, hidden_entries=3450)
+
+    lanes = build_lanes(timeline=timeline, now=_at(99999), hidden_after=50)
+
+    [gap] = [mark for mark in _lane(lanes, WEBHOOKS).marks if mark.end is not None]
+    assert (gap.start, gap.end) == (98, 7000)  # the 50th event shown, then the 51st
+    assert gap.label == "3450 more events, in the events list"
+    assert gap.open_ended

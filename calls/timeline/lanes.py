@@ -65,8 +65,18 @@ class Lanes:
         return self.end - self.start
 
 
-def build_lanes(*, timeline: Timeline, now: datetime | None = None, resolution: int = 150) -> Lanes:
-    """The lanes of `timeline`; points within 1/`resolution` of the axis are merged."""
+def build_lanes(
+    *,
+    timeline: Timeline,
+    now: datetime | None = None,
+    resolution: int = 60,
+    hidden_after: int | None = None,
+) -> Lanes:
+    """The lanes of `timeline`; points within 1/`resolution` of the axis are merged.
+
+    `hidden_after`: how many webhook entries come before the events the timeline left
+    out (`Timeline.hidden_entries`); they are drawn as one dashed span in that gap.
+    """
     now = now or timezone.now()
     call = timeline.call
     times = [entry.at for entry in timeline.entries]
@@ -95,13 +105,26 @@ def build_lanes(*, timeline: Timeline, now: datetime | None = None, resolution: 
         for e in timeline.entries
         if e.kind == "webhook"
     ]
+    events = _merged(events, merge_within, "events")
+    if timeline.hidden_entries and hidden_after:
+        events += _hidden_span(timeline, at, hidden_after)
     lanes = [
         Lane(ANSWER_URL, LANE_TITLES[ANSWER_URL], _merged(answers, merge_within, "answers")),
-        Lane(WEBHOOKS, LANE_TITLES[WEBHOOKS], _merged(events, merge_within, "events")),
+        Lane(WEBHOOKS, LANE_TITLES[WEBHOOKS], sorted(events, key=lambda m: m.start)),
         Lane(RECORDINGS, LANE_TITLES[RECORDINGS], _recording_spans(timeline, at, end)),
         Lane(STATUS, LANE_TITLES[STATUS], _status_spans(timeline, at, end)),
     ]
     return Lanes(start=start, end=end, lanes=lanes, ticks=_ticks(start, end))
+
+
+def _hidden_span(timeline: Timeline, at, hidden_after: int) -> list[Mark]:
+    """The events left out of the page, as a dashed span between those around them."""
+    webhooks = [entry for entry in timeline.entries if entry.kind == "webhook"]
+    if not 0 < hidden_after < len(webhooks):
+        return []
+    start, end = at(webhooks[hidden_after - 1].at), at(webhooks[hidden_after].at)
+    label = f"{timeline.hidden_entries} more events, in the events list"
+    return [Mark(start=start, end=end, label=label, detail=label, severity="info", open_ended=True)]
 
 
 def _detail(entry) -> str:
