@@ -44,17 +44,27 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 class UnusableCallIdFilter(admin.SimpleListFilter):
-    """Events set aside because their call id could not be used (the reason is kept)."""
+    """Events set aside (ignored) because they named no call id, or one we cannot use
+    (too long, control characters): processing keeps the reason in the event's error."""
 
     title = "call id"
-    parameter_name = "call_id_unusable"
+    parameter_name = "call_id_problem"
+    # How processing words an event that names no call id at all (calls.services).
+    MISSING = "The event names no call id"
 
     def lookups(self, request, model_admin) -> list:
-        return [("yes", "Unusable (event ignored)")]
+        return [
+            ("unusable", "Sent, but unusable (event ignored)"),
+            ("missing", "None sent (event ignored)"),
+        ]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(state="ignored", call_minivoice_id="").exclude(error="")
+        set_aside = queryset.filter(state="ignored", call_minivoice_id="").exclude(error="")
+        match self.value():
+            case "unusable":
+                return set_aside.exclude(error__startswith=self.MISSING)
+            case "missing":
+                return set_aside.filter(error__startswith=self.MISSING)
         return queryset
 
 

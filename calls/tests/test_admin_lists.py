@@ -162,21 +162,29 @@ def test_healthy_exchanges_read_as_answered_with_no_failure_mark(admin_client, c
     assert AnswerExchange.objects.count() == 3
 
 
-def test_event_list_filters_events_set_aside_for_an_unusable_call_id(
-    admin_client, calls, post_webhook
+@pytest.mark.parametrize(
+    ("choice", "expected"), [("unusable", {"msg_long_id"}), ("missing", {"msg_no_id"})]
+)
+def test_event_list_filters_events_set_aside_for_their_call_id(
+    admin_client, calls, post_webhook, choice, expected
 ):
-    # The intake sets such an event aside (ignored) and says why in its error.
-    payload = minivoice_event("call.answered", call_id="x" * 300)
-    assert post_webhook(payload, webhook_id="msg_bad_id").status_code == 202
-    WebhookEvent.objects.filter(webhook_id="msg_bad_id").update(
-        state="ignored", call_minivoice_id="", error="The call id is over 255 characters."
+    no_id = minivoice_event("call.answered", call_id="")
+    long_id = minivoice_event("call.answered", call_id="x" * 300)
+    assert post_webhook(no_id, webhook_id="msg_no_id").status_code == 202
+    assert post_webhook(long_id, webhook_id="msg_long_id").status_code == 202
+    assert WebhookEvent.objects.get(webhook_id="msg_no_id").error.startswith(
+        "The event names no call id"
+    )
+    # Processing says why an id it was sent cannot be used (the reason comes from intake).
+    WebhookEvent.objects.filter(webhook_id="msg_long_id").update(
+        error="The call id is over 128 characters. The event was applied to no call."
     )
 
     response = admin_client.get(
-        reverse("admin:calls_webhookevent_changelist"), {"call_id_unusable": "yes"}
+        reverse("admin:calls_webhookevent_changelist"), {"call_id_problem": choice}
     )
 
-    assert [event.webhook_id for event in response.context["cl"].result_list] == ["msg_bad_id"]
+    assert {event.webhook_id for event in response.context["cl"].result_list} == expected
 
 
 def test_event_list_shows_failed_and_given_up_events_together(admin_client, calls):
