@@ -7,17 +7,22 @@ Screenshots of the call page and the dashboard at 1400 px land in artifacts/ (gi
 
 from __future__ import annotations
 
+import json
 import shutil
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 
 from calls.models import Call, WebhookEvent
+from calls.signatures import signed_headers
 from calls.tests.console_data import PASSWORD, send_call, support_member
+from conftest import TEST_SECRET, WEBHOOK_URL, minivoice_event
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Flags for a sandboxed, offline machine: no phoning home, no GPU, root allowed.
@@ -224,3 +229,53 @@ def test_a_2_hour_call_reads_as_well_as_a_short_one(two_hours, live_server, page
     expect(page.locator("#mv-story")).to_contain_text("the call ended at +2 h 0 min")
     ARTIFACTS.mkdir(exist_ok=True)
     chart.screenshot(path=ARTIFACTS / "lanes-2h.png")
+
+
+def _deliver_to(live_server, page: Page, payload: dict) -> None:
+    """A signed webhook to the live server, as MiniVoice sends it (while the page is open)."""
+    body = json.dumps(payload).encode()
+    headers = signed_headers(body=body, secret=TEST_SECRET, webhook_id=f"msg_{uuid.uuid4().hex}")
+    response = page.request.post(
+        live_server.url + WEBHOOK_URL,
+        data=body,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert response.status == 202, response.text()
+
+
+@pytest.fixture
+def going_on(transactional_db, post_answer, post_webhook) -> Call:
+    """Began a few seconds ago and answered; still in progress."""
+    support_member("sam")
+    began = (timezone.now() - timedelta(seconds=5)).isoformat()
+    post_webhook(minivoice_event("call.initiated", call_id="call_live", created_at=began))
+    post_answer({"call": {"id": "call_live"}, "variables": {}, "created_at": began})
+    post_webhook(minivoice_event("call.answered", call_id="call_live", created_at=began))
+    return Call.objects.get(minivoice_id="call_live")
+
+
+def test_a_call_in_progress_updates_itself_and_stops_when_it_ends(
+    going_on, live_server, page: Page, monkeypatch
+):
+    monkeypatch.setattr("calls.admin.views.POLL_EVERY_MS", 300)
+    _sign_in(page, live_server)
+    page.goto(live_server.url + reverse("admin:calls_call_change", args=[going_on.pk]))
+    expect(page.locator("#mv-problems")).to_contain_text("This call is still going on")
+    entries = page.locator("#mv-entries")
+    expect(entries).not_to_contain_text("recording.started")
+
+    now = timezone.now().isoformat()
+    _deliver_to(
+        live_server,
+        page,
+        minivoice_event(
+            "recording.started", call_id="call_live", created_at=now, recording_id="rec_live"
+        ),
+    )
+    expect(entries).to_contain_text("recording.started")  # no reload: the page asked
+
+    ended = minivoice_event("call.completed", call_id="call_live", created_at=now)
+    _deliver_to(live_server, page, ended)
+    expect(entries).to_contain_text("call.completed")
+    expect(page.locator("#mv-timeline")).to_have_attribute("data-live", "ended")
+    expect(page.locator("#mv-problems")).not_to_contain_text("still going on")
