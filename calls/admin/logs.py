@@ -125,7 +125,7 @@ class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         "state",
         "deliveries",
         "attempts",
-        "webhook_id",
+        "short_webhook_id",
     ]
     list_filter = [
         "state",
@@ -167,6 +167,12 @@ class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
     @admin.display(description="Call", ordering="call_minivoice_id")
     def call_link(self, event: WebhookEvent) -> str:
         return link_to_call(event.call_minivoice_id)
+
+    @admin.display(description="Webhook id", ordering="webhook_id")
+    def short_webhook_id(self, event: WebhookEvent) -> str:
+        # Whole on the event's page and in search; cut here so the list fits the window.
+        shown = event.webhook_id if len(event.webhook_id) <= 16 else event.webhook_id[:15] + "…"
+        return format_html('<span title="{}">{}</span>', event.webhook_id, shown)
 
     @admin.display(description="Body as received")
     def body(self, event: WebhookEvent) -> str:

@@ -121,6 +121,13 @@ def test_support_finds_a_call_by_id_and_reads_its_story(calls, live_server, page
     page.locator("details[open] summary").first.click()  # closed again for the picture
     page.screenshot(path=ARTIFACTS / "call-page.png", full_page=True)
 
+    # The logs fit the window too.
+    for name in ["webhookevent", "answerexchange"]:
+        page.goto(live_server.url + reverse(f"admin:calls_{name}_changelist"))
+        page.screenshot(path=ARTIFACTS / f"{name}-list.png", full_page=True)
+        results = page.locator("#changelist .results")
+        assert results.evaluate("box => box.scrollWidth <= box.clientWidth"), name
+
 
 def test_support_gets_from_the_dashboard_to_a_failed_recordings_call_in_three_clicks(
     calls, live_server, page: Page
