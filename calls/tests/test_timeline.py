@@ -368,3 +368,22 @@ def test_a_call_whose_only_event_failed_shows_the_failure_as_a_problem(deliver, 
     assert timeline_json(timeline)["problems"] == [
         {"code": "processing_failed", "severity": "error", "message": problem.message}
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("events", "words"),
+    [
+        (["call.initiated"], "the call has not rung yet (last step: Call initiated)."),
+        (["call.initiated", "call.ringing"], "the call is still ringing (last step: Ringing)."),
+    ],
+    ids=["initiated", "ringing"],
+)
+def test_story_of_a_call_not_answered_yet(deliver, events, words):
+    for second, event_type in enumerate(events):
+        deliver(event_type, second)
+
+    story = build_timeline(call_id="call_123").story
+
+    assert story.endswith(words)
+    assert "never reached our answer_url" not in story
