@@ -87,9 +87,7 @@ def call_document(played: PlayedCall) -> dict:
                 "status": recording.status,
                 "duration_seconds": recording.duration_seconds,
                 "created_at": iso(recording.started_at or played.started_at),
-                "completed_at": iso(played.ended_at or played.started_at)
-                if recording.status == "completed"
-                else None,
+                "completed_at": iso(recording.completed_at) if recording.completed_at else None,
             }
             for recording in played.recordings.values()
         ],

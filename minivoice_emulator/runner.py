@@ -54,6 +54,7 @@ class PlayedRecording:
     started_at: datetime | None = None
     duration_seconds: int | None = None
     size_bytes: int | None = None
+    completed_at: datetime | None = None
     reason: str = ""
 
 
@@ -272,9 +273,10 @@ class CallRunner:
         recording.status = "completed"
         recording.duration_seconds = max(1, math.ceil(seconds))
         recording.size_bytes = wav.wav_size(recording.duration_seconds)
+        recording.completed_at = self.now + timedelta(seconds=RECORDING_PROCESSING_SECONDS)
         self.emit(
             contract.RECORDING_COMPLETED,
-            at=self.now + timedelta(seconds=RECORDING_PROCESSING_SECONDS),
+            at=recording.completed_at,
             recording_id=recording.recording_id,
             status="completed",
             duration_seconds=recording.duration_seconds,
