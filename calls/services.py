@@ -24,8 +24,8 @@ from calls import contract, dispatch, flows
 from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.selectors import call_last_step_before
 from calls.steps import answer_step, event_step
+from calls.timeline import call_last_step_before, call_problems_refresh
 from recordings.services import recording_apply_event
 
 logger = logging.getLogger(__name__)
@@ -308,7 +308,22 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         event.processed_at = timezone.now()
         event.next_attempt_at = None
         event.save(update_fields=["state", "error", "attempts", "processed_at", "next_attempt_at"])
+    _check_problems(event)
     return event
+
+
+def _check_problems(event: WebhookEvent) -> None:
+    """Store the call's problems as its events now show them.
+
+    After the event's own commit: the event is applied whatever the checks do, and a
+    check that fails is logged for a person rather than failing the event.
+    """
+    if not event.call_minivoice_id:
+        return
+    try:
+        call_problems_refresh(call_id=event.call_minivoice_id)
+    except Exception:
+        logger.exception("Checking call %s for problems failed", event.call_minivoice_id)
 
 
 def event_mark_failed(*, event_id: int, error: str) -> WebhookEvent | None:
@@ -324,6 +339,7 @@ def event_mark_failed(*, event_id: int, error: str) -> WebhookEvent | None:
             retry_for=timedelta(hours=settings.MINIVOICE_EVENT_RETRY_HOURS),
         )
         event.save(update_fields=["state", "error", "attempts", "next_attempt_at"])
+    _check_problems(event)
     return event
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from calls import services
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.selectors import call_timeline
 from calls.services import event_mark_failed, event_process
 from calls.tasks import process_webhook_event
+from calls.timeline import call_timeline
 from conftest import minivoice_event
 from recordings.models import Recording
 
