@@ -9,8 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from calls.models import WebhookEvent
+from calls.models import Call, CallProblem, WebhookEvent
 from conftest import minivoice_event
+from recordings.models import Recording
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def test_event_pending_past_the_cutoff_is_processed_and_a_fresh_one_is_left():
     stuck.refresh_from_db()
     fresh.refresh_from_db()
     assert (stuck.state, fresh.state) == ("processed", "pending")
-    assert "Handed 1 stuck or due event(s) to a worker." in output
+    assert "Handed 1 stuck or due event(s) to a worker;" in output
 
 
 def test_failed_event_whose_retry_is_due_is_processed_and_one_not_yet_due_waits():
@@ -79,6 +80,42 @@ def test_many_stuck_events_are_handed_over_in_batches():
     assert not WebhookEvent.objects.exclude(state="processed").exists()
 
 
+@pytest.fixture
+def call_ended_an_hour_ago_with_its_recording_unfinished():
+    ended = timezone.now() - timedelta(hours=1)
+    call = Call.objects.create(
+        minivoice_id="call_quiet",
+        status=Call.Status.ENDED,
+        final_status=Call.FinalStatus.COMPLETED,
+        started_at=ended - timedelta(minutes=2),
+        ended_at=ended,
+    )
+    Recording.objects.create(
+        call=call,
+        minivoice_id="rec_quiet",
+        status=Recording.Status.STARTED,
+        started_at=ended - timedelta(minutes=1),
+    )
+    return call
+
+
+def test_problems_that_need_time_to_show_are_checked_again(
+    call_ended_an_hour_ago_with_its_recording_unfinished,
+):
+    call = call_ended_an_hour_ago_with_its_recording_unfinished
+
+    output = reconcile()
+
+    assert CallProblem.Code.RECORDING_NOT_COMPLETED in call.problems.values_list("code", flat=True)
+    assert "checked 1 call(s) again for problems" in output
+
+
+def test_dry_run_checks_no_problems(call_ended_an_hour_ago_with_its_recording_unfinished):
+    reconcile("--dry-run")
+
+    assert not CallProblem.objects.exists()
+
+
 def test_dry_run_counts_and_changes_nothing():
     stuck = stored("pending", queued_ago=timedelta(minutes=10))
     queued_at = stuck.queued_at
@@ -87,7 +124,7 @@ def test_dry_run_counts_and_changes_nothing():
 
     stuck.refresh_from_db()
     assert (stuck.state, stuck.queued_at) == ("pending", queued_at)
-    assert "Would hand 1 stuck or due event(s) to a worker." in output
+    assert "Would hand 1 stuck or due event(s) to a worker" in output
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from calls.management.progress import progress_bar
 from calls.operations import events_due_for_requeue, events_requeue_stuck
+from calls.timeline import calls_check_overdue
 
 
 class Command(BaseCommand):
@@ -45,7 +46,8 @@ class Command(BaseCommand):
         due = min(events_due_for_requeue(pending_for=pending_for).count(), limit)
         if dry_run:
             self.stdout.write(
-                f"Would hand {due} stuck or due event(s) to a worker. Nothing changed (--dry-run)."
+                f"Would hand {due} stuck or due event(s) to a worker, then check overdue "
+                "calls for problems. Nothing changed (--dry-run)."
             )
             return
         with progress_bar("Handing over", disable=due < 200) as progress:
@@ -55,4 +57,8 @@ class Command(BaseCommand):
                 limit=limit,
                 on_batch=lambda count: progress.advance(task, count),
             )
-        self.stdout.write(f"Handed {sent} stuck or due event(s) to a worker.")
+        checked = calls_check_overdue(limit=limit)
+        self.stdout.write(
+            f"Handed {sent} stuck or due event(s) to a worker; "
+            f"checked {checked} call(s) again for problems that need time to show."
+        )
