@@ -1,7 +1,9 @@
-"""Many calls at once: each played, delivered and judged in its own thread.
+"""Many calls at once: each played and delivered in its own thread, then judged.
 
-Verdicts read the app's database, so each thread closes its own connection when its
-call is judged (Django opens one per thread).
+Verdicts read the app's database, and only once every call has been played, from the
+calling thread: reads never overlap the app's writes from this process (SQLite's shared
+in-memory test database refuses that outright), and no thread is left holding a
+connection.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-
-from django.db import connection
 
 from minivoice_emulator import api, verdict
 from minivoice_emulator.runner import CallRunner, PlayedCall
@@ -82,7 +82,7 @@ def percentiles(values: list[float]) -> dict:
     return {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99)}
 
 
-def play(plan: Plan, *, on_done: Callable[[Result], None] | None = None) -> Session:
+def play(plan: Plan, *, on_played: Callable[[Result], None] | None = None) -> Session:
     latencies = Latencies()
     call_ids = plan.call_ids or [f"call_sim_{uuid.uuid4().hex[:12]}" for _ in range(plan.calls)]
     results: list[Result] = []
@@ -94,10 +94,18 @@ def play(plan: Plan, *, on_done: Callable[[Result], None] | None = None) -> Sess
         for future in as_completed(futures):
             result = future.result()
             results.append(result)
-            if on_done is not None:
-                on_done(result)
+            if on_played is not None:
+                on_played(result)
     order = {call_id: index for index, call_id in enumerate(call_ids)}
     results.sort(key=lambda result: order[result.played.call_id])
+    if plan.judge:
+        for result in results:
+            verdict.wait_until_processed(result.played)
+            result.verdict = verdict.judge(
+                result.played,
+                app_answer_url=plan.app_answer_url,
+                check_problems=plan.check_problems,
+            )
     return Session(results=results, latencies=latencies)
 
 
@@ -124,12 +132,4 @@ def _play_one(plan: Plan, call_id: str, index: int, latencies: Latencies) -> Res
             api.register_call(api_url=plan.api_url, api_key=plan.api_key, played=played)
         except (ValueError, api.Unreachable) as exc:
             result.registration_error = str(exc)
-    if plan.judge:
-        try:
-            verdict.wait_until_processed(played)
-            result.verdict = verdict.judge(
-                played, app_answer_url=plan.app_answer_url, check_problems=plan.check_problems
-            )
-        finally:
-            connection.close()  # this thread's own connection
     return result

@@ -198,7 +198,7 @@ class Command(BaseCommand):
     def _play(self, plan: session.Plan, *, as_json: bool) -> session.Session:
         with _progress(plan.calls) as progress:
             task = progress.add_task("calls", total=plan.calls)
-            played = session.play(plan, on_done=lambda _: progress.advance(task))
+            played = session.play(plan, on_played=lambda _: progress.advance(task))
         if as_json:
             self.stdout.write(json.dumps(report.session_json(played), indent=2))
             return played
@@ -210,7 +210,10 @@ class Command(BaseCommand):
         if plan.calls == 1:
             call_id = played.results[0].played.call_id
             self.stdout.write(f"Played {call_id} ({plan.scenario.name}) against {plan.base_url}.")
-            call_command("call_timeline", call_id, stdout=self.stdout)
+            try:
+                call_command("call_timeline", call_id, stdout=self.stdout)
+            except CommandError:
+                self.stdout.write("The app recorded nothing of this call.")
             self.stdout.write(report.verdict_text(played.results[0].verdict))
         else:
             self.stdout.write(report.summary_text(played))
