@@ -14,7 +14,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## run: set up, migrate, create a local admin and webhook secret, serve on 127.0.0.1:8000
+## run: set up, migrate, create a local admin and webhook secret, serve on 127.0.0.1:8000,
+##      and on a new database play four demo calls through the emulator
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -23,7 +24,9 @@ run: $(VENV)/.installed
 	@echo "  Admin:    http://$(HOST):$(PORT)/admin/   (user and password above)"
 	@echo "  Webhooks: http://$(HOST):$(PORT)/minivoice/webhooks/"
 	@echo "  Answer:   http://$(HOST):$(PORT)/minivoice/answer/"
+	@echo "  Demo:     four calls played once the server is up (new database only)"
 	@echo ""
+	$(PY) manage.py simulate_call --demo --wait 60 --base-url http://$(HOST):$(PORT) &
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: set up, lint, check migrations, run every test
