@@ -26,17 +26,20 @@ class OneRequestAtATimeThread(LiveServerThread):
         )
 
 
+@pytest.fixture(scope="session")
+def one_request_at_a_time_server():
+    """Started once, like pytest-django's own live_server, and stopped at the end."""
+    server = LiveServer("127.0.0.1:0", start=False)
+    server.thread.__class__ = OneRequestAtATimeThread
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def app_server(request, transactional_db):
     """The app over real HTTP: threaded on PostgreSQL, one request at a time on SQLite's
     in-memory test database."""
-    if connection.vendor != "sqlite" or not connection.is_in_memory_db():
-        yield request.getfixturevalue("live_server")
-        return
-    server = LiveServer("127.0.0.1:0", start=False)
-    server.thread.__class__ = OneRequestAtATimeThread
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        return request.getfixturevalue("one_request_at_a_time_server")
+    return request.getfixturevalue("live_server")

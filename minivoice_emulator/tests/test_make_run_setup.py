@@ -9,6 +9,8 @@ import json
 import sqlite3
 import urllib.request
 import wave
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +20,10 @@ from minivoice_emulator.transport import opener
 KEY = "make-run-key"
 
 
-@pytest.fixture
-def served_app(tmp_path):
-    """Migrated SQLite file, runserver and minivoice_emulator: (env, app URL, API URL)."""
-    database = tmp_path / "db.sqlite3"
+@contextmanager
+def served(directory: Path):
+    """Migrated SQLite file, runserver and minivoice_emulator: (env, app URL, API URL, db)."""
+    database = directory / "db.sqlite3"
     env = environment(f"sqlite:///{database}", MINIVOICE_API_KEY=KEY)
     migrated = manage("migrate", "--noinput", env=env)
     assert migrated.returncode == 0, migrated.stderr
@@ -36,12 +38,27 @@ def served_app(tmp_path):
     assert "Traceback" not in emulator.stderr_text
 
 
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory):
+    """Shared by the tests that only add calls of their own (started once: it is slow)."""
+    with served(tmp_path_factory.mktemp("make-run")) as setup:
+        yield setup
+
+
+@pytest.fixture
+def new_database_app(tmp_path):
+    with served(tmp_path) as setup:
+        yield setup
+
+
 def simulate(env: dict, base_url: str, *args: str):
     return manage("simulate_call", "--base-url", base_url, "--wait", "60", *args, env=env)
 
 
-def test_demo_plays_four_stories_on_a_new_database_and_nothing_on_the_next_run(served_app):
-    env, base_url, _, database = served_app
+def test_demo_plays_four_stories_on_a_new_database_and_nothing_on_the_next_run(
+    new_database_app,
+):
+    env, base_url, _, database = new_database_app
 
     first = simulate(env, base_url, "--demo")
     second = simulate(env, base_url, "--demo")
@@ -87,9 +104,12 @@ def test_a_played_recording_is_served_by_the_emulator_as_a_wav_of_its_length(ser
     result = simulate(env, base_url, "--api-url", api_url, "--json")
 
     assert result.returncode == 0, result.stderr
+    call_id = json.loads(result.stdout)["calls"][0]["call_id"]
     with sqlite3.connect(database) as db:
         recording_id, duration, url = db.execute(
-            "SELECT minivoice_id, duration_seconds, url FROM recordings_recording"
+            "SELECT r.minivoice_id, r.duration_seconds, r.url FROM recordings_recording r "
+            "JOIN calls_call c ON c.id = r.call_id WHERE c.minivoice_id = ?",
+            (call_id,),
         ).fetchone()
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {KEY}"})
     with opener.open(request, timeout=10) as response:
