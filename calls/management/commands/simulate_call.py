@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -222,14 +223,12 @@ class Command(BaseCommand):
     def _play_demo(self, plan: session.Plan) -> None:
         for name in DEMO_SCENARIOS:
             call_id = f"call_demo_{name.replace('-', '_')}"
-            demo = session.Plan(
-                **{
-                    **plan.__dict__,
-                    "scenario": SCENARIOS[name],
-                    "answer_url": plan.app_answer_url,
-                    "call_ids": [call_id],
-                    "calls": 1,
-                }
+            demo = dataclasses.replace(
+                plan,
+                scenario=SCENARIOS[name],
+                answer_url=plan.app_answer_url,
+                call_ids=[call_id],
+                calls=1,
             )
             outcome = session.play(demo).results[0].verdict
             said = "as expected" if outcome.ok else "DIFFERS (see simulate_call's verdict)"
