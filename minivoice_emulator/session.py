@@ -38,7 +38,6 @@ class Plan:
     concurrency: int = 1
     api_key: str = ""
     register_with_api: bool = False
-    check_problems: bool = True  # False where the app has no problem checks
     app_answer_url: str = ""  # the app's own answer_url (answer_url may point elsewhere)
     judge: bool = True  # False: play only (the demo's in-progress call is not judged)
     call_ids: list[str] = field(default_factory=list)  # default: fresh call_sim_… ids
@@ -101,11 +100,7 @@ def play(plan: Plan, *, on_played: Callable[[Result], None] | None = None) -> Se
     if plan.judge:
         for result in results:
             verdict.wait_until_processed(result.played)
-            result.verdict = verdict.judge(
-                result.played,
-                app_answer_url=plan.app_answer_url,
-                check_problems=plan.check_problems,
-            )
+            result.verdict = verdict.judge(result.played, app_answer_url=plan.app_answer_url)
     return Session(results=results, latencies=latencies)
 
 

@@ -56,16 +56,6 @@ class Verdict:
         }
 
 
-def problem_checks_present() -> bool:
-    """Whether this app runs problem checks (calls.timeline); without them no call has
-    problem rows, and comparing would only say so."""
-    try:
-        from calls.timeline import call_problems_refresh  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def expected_problem_codes(played: PlayedCall, *, app_answer_url: str) -> set[str]:
     """The problems support should see on the console for this call, by code.
 
@@ -98,7 +88,7 @@ def wait_until_processed(played: PlayedCall, *, timeout: float = PROCESSING_WAIT
         time.sleep(0.1)
 
 
-def judge(played: PlayedCall, *, app_answer_url: str, check_problems: bool = True) -> Verdict:
+def judge(played: PlayedCall, *, app_answer_url: str) -> Verdict:
     call = Call.objects.filter(minivoice_id=played.call_id).first()
     expectations = [
         _call_status(played, call),
@@ -107,19 +97,16 @@ def judge(played: PlayedCall, *, app_answer_url: str, check_problems: bool = Tru
         _answer_requests(played),
         _last_step(played, call),
     ]
-    if check_problems:
-        recorded = sorted(
-            CallProblem.objects.filter(call__minivoice_id=played.call_id).values_list(
-                "code", flat=True
-            )
+    recorded = CallProblem.objects.filter(call__minivoice_id=played.call_id).values_list(
+        "code", flat=True
+    )
+    expectations.append(
+        Expectation(
+            "problems on the console",
+            _listed(sorted(expected_problem_codes(played, app_answer_url=app_answer_url))),
+            _listed(sorted(recorded)),
         )
-        expectations.append(
-            Expectation(
-                "problems on the console",
-                _listed(sorted(expected_problem_codes(played, app_answer_url=app_answer_url))),
-                _listed(recorded),
-            )
-        )
+    )
     lost = sum(1 for delivery in played.deliveries if not delivery.acknowledged)
     return Verdict(played.call_id, played.scenario, expectations, lost)
 

@@ -8,12 +8,11 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from calls.actions import is_http_url
+from calls.management.progress import progress_bar
 from calls.models import Call
-from minivoice_emulator import report, session, transport, verdict
+from minivoice_emulator import report, session, transport
 from minivoice_emulator.scenarios import DEFAULT_SCENARIO, SCENARIOS
 from minivoice_site.env import webhook_secrets
 
@@ -180,7 +179,6 @@ class Command(BaseCommand):
             seed=options["seed"],
             calls=options["calls"],
             concurrency=options["concurrency"],
-            check_problems=verdict.problem_checks_present(),
         )
 
     def _wait_for_app(self, base_url: str, wait: float) -> None:
@@ -197,7 +195,8 @@ class Command(BaseCommand):
             time.sleep(0.25)
 
     def _play(self, plan: session.Plan, *, as_json: bool) -> session.Session:
-        with _progress(plan.calls) as progress:
+        # On stderr, and only for many calls: stdout stays the report (or the JSON).
+        with progress_bar("Playing calls", disable=plan.calls < 2) as progress:
             task = progress.add_task("calls", total=plan.calls)
             played = session.play(plan, on_played=lambda _: progress.advance(task))
         if as_json:
@@ -233,15 +232,3 @@ class Command(BaseCommand):
             outcome = session.play(demo).results[0].verdict
             said = "as expected" if outcome.ok else "DIFFERS (see simulate_call's verdict)"
             self.stdout.write(f"Demo call {call_id}: {SCENARIOS[name].description}; {said}.")
-
-
-def _progress(total: int) -> Progress:
-    # On stderr, and only for many calls: stdout stays the report (or the JSON).
-    return Progress(
-        TextColumn("Playing calls"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        disable=total < 2,
-        transient=False,
-    )
