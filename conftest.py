@@ -14,7 +14,7 @@ from calls.signatures import signed_headers
 from minivoice_emulator.payloads import event_payload
 from minivoice_site.celery import app as celery_app
 
-TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+TEST_SECRET = "whsec_bWluaXZvaWNlLXRlc3RzLW9ubHkta2V5"  # base64 of "minivoice-tests-only-key"
 OTHER_SECRET = "whsec_" + "b3RoZXItc2VjcmV0LW9mLTI0LWJ5dGVz"  # valid base64, not ours
 
 WEBHOOK_URL = "/minivoice/webhooks/"

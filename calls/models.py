@@ -70,9 +70,10 @@ class Call(models.Model):
         """Record how far the caller got, unless we know of a later step already.
 
         What happens after the call ended (a recording finishing) is not the caller's
-        progress, so it leaves the step alone.
+        progress, so it leaves the step alone; the end is the last step, and it wins a
+        tie with news of the same instant.
         """
-        if self.ended_at is not None and at > self.ended_at:
+        if self.ended_at is not None and at >= self.ended_at:
             return
         if self.last_step_at is None or at >= self.last_step_at:
             self.last_step = step[:255]

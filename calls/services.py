@@ -24,7 +24,7 @@ from calls import contract, dispatch, flows
 from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.steps import answer_step, event_step
+from calls.steps import answer_step, end_step, event_step
 from calls.timeline import call_last_step_before, call_problems_refresh
 from recordings.services import recording_apply_event
 
@@ -68,6 +68,8 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
         answered = AnswerExchange.objects.filter(webhook_id=request.webhook_id).first()
         if answered is not None:
             return answered
+        if WebhookEvent.objects.filter(webhook_id=request.webhook_id).exists():
+            raise _webhook_id_reused(used_by="a webhook event")
     try:
         return _answer_and_log(request=request, answer=answer)
     except IntegrityError:
@@ -180,6 +182,15 @@ def _build_answer(*, call: Call, variables: Mapping) -> tuple[str, dict, str]:
     return flow, payload, ""
 
 
+def _webhook_id_reused(*, used_by: str) -> contract.MalformedRequest:
+    return contract.MalformedRequest(
+        "webhook_id_reused",
+        f"This webhook-id was already used by {used_by}: every request MiniVoice signs "
+        "has an id of its own, so this one is a replay.",
+        status=409,
+    )
+
+
 # -- Webhook intake -----------------------------------------------------------------------
 
 
@@ -200,6 +211,11 @@ def event_ingest(*, request: InboundRequest) -> Intake:
     except contract.MalformedRequest:
         payload = None
     facts = contract.read_event_facts(payload or {})
+    # One webhook-id namespace across both endpoints. Every body the answer_url accepted
+    # lacks an event type (it refuses envelopes), so only such bodies need the look-up.
+    answered = AnswerExchange.objects.filter(webhook_id=request.webhook_id)
+    if not facts.event_type and answered.exists():
+        raise _webhook_id_reused(used_by="an answer_url request")
     event, created = WebhookEvent.objects.get_or_create(
         webhook_id=request.webhook_id,
         defaults={
@@ -299,7 +315,12 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
             event.error = ""
         elif not event.call_minivoice_id:
             event.state = WebhookEvent.State.IGNORED
-            event.error = "The event names no call id, so it was applied to no call."
+            problem = contract.read_event_facts(event.payload).call_id_problem
+            event.error = (
+                f"{problem} The event was applied to no call."
+                if problem
+                else "The event names no call id, so it was applied to no call."
+            )
         else:
             _apply_event(event)
             event.state = WebhookEvent.State.PROCESSED
@@ -318,8 +339,8 @@ def _check_problems(event: WebhookEvent) -> None:
     After the event's own commit: the event is applied whatever the checks do, and a
     check that fails is logged for a person rather than failing the event.
     """
-    if not event.call_minivoice_id:
-        return
+    if not event.call_minivoice_id or event.state == WebhookEvent.State.IGNORED:
+        return  # nothing was applied, so no verdict can have changed
     try:
         call_problems_refresh(call_id=event.call_minivoice_id)
     except Exception:
@@ -381,8 +402,12 @@ def _apply_event(event: WebhookEvent) -> None:
     step = event_step(event.event_type, data)
     if step:
         call.note_step(step, at)
-    if call.ended_at and call.last_step_at and call.last_step_at > call.ended_at:
-        # The end arrived after news from later on (delivery order is not event order):
-        # the caller's last step is the latest one up to the end.
-        call.last_step, call.last_step_at = call_last_step_before(call=call, moment=call.ended_at)
+    if call.ended_at and (event.event_type == contract.CALL_COMPLETED or at <= call.ended_at):
+        # The end is the call's last step, and says how far the caller got before it. It
+        # is worked out again from the log because delivery order is not event order: news
+        # from before the end can arrive after it, and news of the end's own instant
+        # (call.answered in the same second) comes before it: the end wins a tie.
+        before, _ = call_last_step_before(call=call, moment=call.ended_at)
+        call.last_step = end_step(call.get_final_status_display(), before)
+        call.last_step_at = call.ended_at
     call.save()

@@ -14,7 +14,7 @@ from celery import shared_task
 
 from calls.services import event_mark_failed, event_process, events_requeue_due
 from calls.timeline.alerts import problems_alert
-from calls.timeline.problems import calls_check_overdue
+from calls.timeline.sweep import calls_check_overdue
 
 # Pending this long with no worker finishing it: its task was lost (broker down at
 # intake, a message dropped, a worker killed), so the sweep hands it over again.

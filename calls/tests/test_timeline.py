@@ -347,3 +347,43 @@ def test_story_times_follow_the_configured_time_zone(deliver, settings):
     story = build_timeline(call_id="call_123").story
 
     assert "on 2026-05-29 at 08:00:03 America/New_York" in story
+
+
+@pytest.mark.django_db
+def test_a_call_whose_only_event_failed_shows_the_failure_as_a_problem(deliver, monkeypatch):
+    from calls import services
+
+    def broken(event):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(services, "_apply_event", broken)
+    deliver("recording.started", 1, recording_id="rec_1")
+
+    timeline = build_timeline(call_id="call_123")
+
+    assert timeline.call is None  # the failure rolled back everything it did
+    [problem] = timeline.problems
+    assert (problem.code, problem.severity) == ("processing_failed", "error")
+    assert "failed processing (recording.started)" in problem.message
+    assert timeline_json(timeline)["problems"] == [
+        {"code": "processing_failed", "severity": "error", "message": problem.message}
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("events", "words"),
+    [
+        (["call.initiated"], "the call has not rung yet (last step: Call initiated)."),
+        (["call.initiated", "call.ringing"], "the call is still ringing (last step: Ringing)."),
+    ],
+    ids=["initiated", "ringing"],
+)
+def test_story_of_a_call_not_answered_yet(deliver, events, words):
+    for second, event_type in enumerate(events):
+        deliver(event_type, second)
+
+    story = build_timeline(call_id="call_123").story
+
+    assert story.endswith(words)
+    assert "never reached our answer_url" not in story

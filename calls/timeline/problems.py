@@ -3,7 +3,7 @@
 `find_problems` is a plain function over a call's records. `call_problems_refresh` stores
 its verdict (one `CallProblem` row per code, added, updated or deleted so the rows always
 say what the checks say now); it runs when a call's events are processed, and
-`calls_check_overdue` runs it from beat for calls where only time passing can tell.
+`calls.timeline.sweep` runs it from beat for calls where only time passing can tell.
 
 Grace periods are counted on MiniVoice's clock (the `created_at` of its requests and
 events; ours only where it gave none), so a delivery that arrives late still gives the
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from calls import contract
@@ -287,22 +287,25 @@ def _duration(span: timedelta) -> str:
 # -- Storing the verdict --------------------------------------------------------------------
 
 # The events the checks read; the others (there can be thousands) are never loaded.
-_CHECKED_EVENTS = Q(
-    event_type__in=[
-        contract.ANSWER_URL_FAILED,
-        contract.CALL_RINGING,
-        *contract.RECORDING_EVENTS,
-    ]
-) | Q(state__in=[WebhookEvent.State.FAILED, WebhookEvent.State.GAVE_UP])
+_CHECKED_EVENTS = Q(event_type__in=[contract.ANSWER_URL_FAILED, *contract.RECORDING_EVENTS]) | Q(
+    state__in=[WebhookEvent.State.FAILED, WebhookEvent.State.GAVE_UP]
+)
 
 
 def call_records_for_checks(*, call: Call) -> CallRecords:
     return CallRecords(
         call_id=call.minivoice_id,
         call=call,
-        exchanges=list(AnswerExchange.objects.filter(call_minivoice_id=call.minivoice_id)),
+        # The request's own body and headers play no part in any check: left in the table.
+        exchanges=list(
+            AnswerExchange.objects.filter(call_minivoice_id=call.minivoice_id).defer(
+                "request_body", "request_headers", "query_string"
+            )
+        ),
         events=list(
-            WebhookEvent.objects.filter(_CHECKED_EVENTS, call_minivoice_id=call.minivoice_id)
+            WebhookEvent.objects.filter(_CHECKED_EVENTS, call_minivoice_id=call.minivoice_id).defer(
+                "raw_body", "headers"
+            )
         ),
         hidden_events=0,
         recordings=list(call.recordings.all()),
@@ -325,8 +328,10 @@ def call_problems_refresh(*, call_id: str, now: datetime | None = None) -> list[
             problem.code: problem
             for problem in find_problems(records=call_records_for_checks(call=call), now=now)
         }
-        CallProblem.objects.filter(call=call).exclude(code__in=list(found)).delete()
         existing = {problem.code: problem for problem in CallProblem.objects.filter(call=call)}
+        stale = [problem.pk for code, problem in existing.items() if code not in found]
+        if stale:
+            CallProblem.objects.filter(pk__in=stale).delete()
         new = []
         for code, problem in found.items():
             row = existing.get(code)
@@ -348,68 +353,3 @@ def call_problems_refresh(*, call_id: str, now: datetime | None = None) -> list[
 
             problems_alert_later(problem_ids=[problem.pk for problem in new])
     return new
-
-
-def calls_check_overdue(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Check again the calls where time passing alone can make a problem; return how many.
-
-    Three kinds, each found with indexed queries over recent rows only, never a scan of
-    every call: an answer that asked to start recording with no recording since, a call
-    ended with a recording still only started, a call in progress for too long.
-    """
-    now = now or timezone.now()
-    candidates = _overdue_call_ids(now=now, limit=limit)
-    for call_id in candidates:
-        call_problems_refresh(call_id=call_id, now=now)
-    return len(candidates)
-
-
-# How far back the sweep looks for answers whose recording never started: past this,
-# a call is left to its earlier checks (the sweep runs every minute).
-SWEEP_LOOKBACK = timedelta(days=2)
-
-
-def _overdue_call_ids(*, now: datetime, limit: int) -> list[str]:
-    flagged = _has_problem
-    start_grace = timedelta(seconds=settings.MINIVOICE_RECORDING_START_GRACE_SECONDS)
-    # Answers by our clock (received_at is indexed); the check itself uses MiniVoice's.
-    not_started = (
-        AnswerExchange.objects.filter(
-            received_at__lte=now - start_grace,
-            received_at__gte=now - start_grace - SWEEP_LOOKBACK,
-            response_status=200,
-            call__isnull=False,
-            response_body__contains='"start_recording"',
-        )
-        .filter(~Exists(Recording.objects.filter(call=OuterRef("call"))))
-        .filter(~flagged(Code.RECORDING_NOT_STARTED, OuterRef("call")))
-        .values_list("call_minivoice_id", flat=True)[:limit]
-    )
-    complete_grace = timedelta(seconds=settings.MINIVOICE_RECORDING_COMPLETE_GRACE_SECONDS)
-    not_completed = (
-        Recording.objects.filter(
-            status=Recording.Status.STARTED,
-            created_at__gte=now - complete_grace - SWEEP_LOOKBACK,
-            call__status=Call.Status.ENDED,
-            call__ended_at__lte=now - complete_grace,
-        )
-        .filter(~flagged(Code.RECORDING_NOT_COMPLETED, OuterRef("call")))
-        .values_list("call__minivoice_id", flat=True)[:limit]
-    )
-    stuck_for = timedelta(hours=settings.MINIVOICE_CALL_STUCK_HOURS)
-    stuck = (
-        Call.objects.filter(
-            status__in=[Call.Status.INITIATED, Call.Status.RINGING, Call.Status.IN_PROGRESS],
-            created_at__lte=now - stuck_for,
-        )
-        .filter(~flagged(Code.CALL_STUCK, OuterRef("pk")))
-        .values_list("minivoice_id", flat=True)[:limit]
-    )
-    ids: dict[str, None] = {}  # ordered and distinct
-    for query in (not_started, not_completed, stuck):
-        ids.update(dict.fromkeys(query))
-    return list(ids)[:limit]
-
-
-def _has_problem(code: str, call_ref: OuterRef) -> Exists:
-    return Exists(CallProblem.objects.filter(call=call_ref, code=code))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from datetime import datetime
 
@@ -105,8 +106,7 @@ def _first_prompt(actions: list[dict]) -> str:
     for action, name in zip(actions, action_names(actions), strict=True):
         params = action_params(action)
         if name == "say" and isinstance(params.get("text"), str):
-            text = params["text"].strip()
-            return f"“{text[:40]}…”" if len(text) > 40 else f"“{text}”"
+            return f"“{textwrap.shorten(params['text'], width=45, placeholder='…')}”"
         if name == "play":
             return "the recorded prompt"
     return ""
@@ -151,6 +151,13 @@ def _recordings(
     return parts
 
 
+_STILL = {
+    Call.Status.INITIATED: "the call has not rung yet",
+    Call.Status.RINGING: "the call is still ringing",
+    Call.Status.IN_PROGRESS: "the call is still in progress",
+    Call.Status.ENDED: "the call has ended",  # ended with no time: MiniVoice gave none
+}
+
 _UNANSWERED_ENDS = {
     Call.FinalStatus.BUSY: "the line was busy",
     Call.FinalStatus.NO_ANSWER: "nobody answered",
@@ -162,7 +169,7 @@ _UNANSWERED_ENDS = {
 def _the_end(call: Call, recordings: list[Recording], origin: datetime | None) -> str:
     if call.ended_at is None:
         step = f" (last step: {call.last_step})" if call.last_step else ""
-        return f"the call is still {call.get_status_display().lower()}{step}"
+        return f"{_STILL[call.status]}{step}"
     when = say_offset(call.ended_at, origin)
     unfinished = any(recording.status == Recording.Status.STARTED for recording in recordings)
     tail = ", before the recording completed" if unfinished else ""
