@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from calls import contract
 from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
-from calls.steps import answer_step, event_step
+from calls.steps import answer_step, end_step, event_step
 from minivoice_emulator.runner import PlayedCall
 from recordings.models import Recording
 
@@ -204,7 +204,8 @@ def _answer_requests(played: PlayedCall) -> Expectation:
 
 def _last_step(played: PlayedCall, call: Call | None) -> Expectation:
     """The caller's last step by the emulator's own clock: the latest thing that marks a
-    step (calls.steps' wording) at or before the end, whatever order it was delivered in."""
+    step (calls.steps' wording) at or before the end, whatever order it was delivered in,
+    and then the end itself."""
     candidates = []
     for delivery in played.deliveries:
         step = event_step(delivery.event, contract.event_data(delivery.payload))
@@ -222,5 +223,8 @@ def _last_step(played: PlayedCall, call: Call | None) -> Expectation:
     if played.ended_at is not None:
         candidates = [(at, step) for at, step in candidates if at <= played.ended_at]
     expected = max(candidates)[1] if candidates else ""
+    if played.final_status is not None:
+        # An ended call's step is its end, saying how far the caller got before it.
+        expected = end_step(Call.FinalStatus(played.final_status).label, expected)
     recorded = call.last_step if call is not None else "(no call recorded)"
     return Expectation("last known step", expected or "(none)", recorded or "(none)")

@@ -40,7 +40,7 @@ def test_happy_call_prints_its_timeline_and_a_verdict_of_all_matches(app_server)
     assert "Verdict: every expectation matches." in output
     call = Call.objects.get()
     assert (call.status, call.final_status) == (Call.Status.ENDED, Call.FinalStatus.COMPLETED)
-    assert call.last_step == "Recording started"
+    assert call.last_step == "Call ended (completed) after: Recording started"
     recording = Recording.objects.get()
     assert (recording.status, recording.format) == (Recording.Status.COMPLETED, "wav")
     assert recording.size_bytes == 44 + 8000 * recording.duration_seconds
@@ -94,7 +94,9 @@ def test_invalid_answer_reaches_the_app_as_answer_url_failed(app_server):
 
     call = Call.objects.get()
     assert call.final_status == Call.FinalStatus.FAILED
-    assert call.last_step.startswith("MiniVoice could not use our answer: answer_url_error")
+    assert call.last_step.startswith(
+        "Call ended (failed) after: MiniVoice could not use our answer: answer_url_error"
+    )
     assert not AnswerExchange.objects.exists()
     assert WebhookEvent.objects.filter(event_type="answer_url.failed").count() == 1
 
@@ -152,13 +154,16 @@ def test_a_secret_the_app_does_not_know_is_a_verdict_that_differs_with_exit_1(ap
             app_server.url,
             "--secret",
             OTHER_SECRET,
+            "--json",
             stdout=out,
             stderr=StringIO(),
         )
 
     assert failure.value.returncode == 1
-    assert "DIFFERS" in out.getvalue()
-    assert "never acknowledged (HTTP 401)" in out.getvalue()
+    (call,) = json.loads(out.getvalue())["calls"]
+    assert call["verdict"] == "mismatch"
+    deliveries = next(m for m in call["mismatches"] if m["what"] == "webhook deliveries")
+    assert "never acknowledged (HTTP 401)" in deliveries["recorded"]
     assert not WebhookEvent.objects.exists()
 
 
