@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Model, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Model, QuerySet
 
 from calls.models import AnswerExchange, WebhookEvent
 from calls.services import events_requeue_due
@@ -47,16 +46,6 @@ def events_chosen(
 
 
 # -- Reconcile --------------------------------------------------------------------------
-
-
-def events_due_for_requeue(*, pending_for: timedelta) -> QuerySet[WebhookEvent]:
-    """What `events_requeue_due` would hand to a worker now: pending for longer than
-    `pending_for` (the task was lost), or failed with a retry that is due."""
-    now = timezone.now()
-    return WebhookEvent.objects.filter(
-        Q(state=WebhookEvent.State.PENDING, queued_at__lt=now - pending_for)
-        | Q(state=WebhookEvent.State.FAILED, next_attempt_at__lte=now)
-    )
 
 
 def events_requeue_stuck(

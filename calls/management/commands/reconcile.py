@@ -5,7 +5,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from calls.management.progress import progress_bar
-from calls.operations import events_due_for_requeue, events_requeue_stuck
+from calls.operations import events_requeue_stuck
+from calls.services import events_due_for_requeue
 from calls.timeline import calls_check_overdue
 
 
