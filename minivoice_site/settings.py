@@ -241,3 +241,7 @@ LOGGING = {
         "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
     },
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # In-process tasks would log a "Task … succeeded" line per webhook into runserver's
+    # output; a worker's own log keeps them (and failures are logged either way).
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
