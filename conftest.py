@@ -13,7 +13,7 @@ from django.test import Client
 from calls.signatures import signed_headers
 from minivoice_site.celery import app as celery_app
 
-TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+TEST_SECRET = "whsec_bWluaXZvaWNlLXRlc3RzLW9ubHkta2V5"  # base64 of "minivoice-tests-only-key"
 OTHER_SECRET = "whsec_" + "b3RoZXItc2VjcmV0LW9mLTI0LWJ5dGVz"  # valid base64, not ours
 
 WEBHOOK_URL = "/minivoice/webhooks/"

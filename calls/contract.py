@@ -191,14 +191,31 @@ class AnswerRequest:
 # Flat parameters (GET query, form body, flat JSON) that describe the call, not variables.
 _CALL_PARAMS = {"call_id", "from", "to", "direction", "status", "created_at"}
 
+# A signature covers `{webhook-id}.{webhook-timestamp}.{raw body}` only (assumed: CONTRACT.md
+# §1 "Signed requests"): not the method, the path or the query string. So when requests
+# are signed, only the body may say anything we record or act on.
+SIGNED_ANSWER_METHOD = "POST"
 
-def parse_answer_request(*, query: str, body: bytes, content_type: str) -> AnswerRequest:
-    """Read an answer_url request liberally (assumed shape: CONTRACT.md §1).
 
-    Accepts the JSON body (`call.id` or a flat `call_id`), a form-encoded body, and query
-    parameters; query parameters fill in what the body leaves out.
+def parse_answer_request(
+    *, method: str, query: str, body: bytes, content_type: str, signed: bool
+) -> AnswerRequest:
+    """Read an answer_url request (assumed shape: CONTRACT.md §1).
+
+    Unsigned (local development, no secret set): liberal. The JSON body (`call.id` or a
+    flat `call_id`), a form-encoded body, and query parameters, which fill in what the
+    body leaves out. Signed: the signed body alone. The query string is ignored, a GET is
+    refused (its body is empty, so its signature fits any query), and so is a body that
+    is a webhook envelope (a captured event replayed here is not a request for actions).
     """
-    params: dict = dict(parse_qsl(query, keep_blank_values=True))
+    if signed and method != SIGNED_ANSWER_METHOD:
+        raise MalformedRequest(
+            "signed_post_required",
+            "With a webhook secret set, the answer_url takes signed POST requests only: "
+            "a GET's query string is not covered by the signature.",
+            status=405,
+        )
+    params: dict = {} if signed else dict(parse_qsl(query, keep_blank_values=True))
     if body.strip():
         if content_type == "application/json":
             params.update(parse_json_object(body))
@@ -213,6 +230,12 @@ def parse_answer_request(*, query: str, body: bytes, content_type: str) -> Answe
                 f"Unsupported content type {content_type!r}.",
                 status=415,
             )
+    if signed and "event" in params:
+        raise MalformedRequest(
+            "webhook_event_body",
+            "The body is a webhook event, not an answer_url request: send events to the "
+            "webhook URL.",
+        )
 
     call = params.get("call") if isinstance(params.get("call"), Mapping) else {}
     call_id = _call_id(call.get("id")) or _call_id(params.get("call_id"))
@@ -246,24 +269,27 @@ class EventFacts:
     event_type: str
     call_id: str
     occurred_at: datetime | None
+    call_id_problem: str = ""  # why a call id that was sent cannot be used
 
 
 def read_event_facts(payload: Mapping) -> EventFacts:
     """Pull the event type, call id and time from a payload, tolerating any shape.
 
     Intake must store every signed delivery, so nothing here raises: a field that is
-    missing or of the wrong type reads as empty.
+    missing or of the wrong type reads as empty, and an unusable call id is said why.
     """
+    call_id, problem = "", ""
     try:
         call_id = _call_id(event_call(payload).get("id")) or _call_id(
             event_data(payload).get("call_id")
         )
-    except MalformedRequest:
-        call_id = ""
+    except MalformedRequest as exc:
+        problem = exc.message
     return EventFacts(
         event_type=text(payload.get("event"), max_length=64),
         call_id=call_id,
         occurred_at=parse_timestamp(payload.get("created_at")),
+        call_id_problem=problem,
     )
 
 

@@ -68,6 +68,8 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
         answered = AnswerExchange.objects.filter(webhook_id=request.webhook_id).first()
         if answered is not None:
             return answered
+        if WebhookEvent.objects.filter(webhook_id=request.webhook_id).exists():
+            raise _webhook_id_reused(used_by="a webhook event")
     try:
         return _answer_and_log(request=request, answer=answer)
     except IntegrityError:
@@ -180,6 +182,15 @@ def _build_answer(*, call: Call, variables: Mapping) -> tuple[str, dict, str]:
     return flow, payload, ""
 
 
+def _webhook_id_reused(*, used_by: str) -> contract.MalformedRequest:
+    return contract.MalformedRequest(
+        "webhook_id_reused",
+        f"This webhook-id was already used by {used_by}: every request MiniVoice signs "
+        "has an id of its own, so this one is a replay.",
+        status=409,
+    )
+
+
 # -- Webhook intake -----------------------------------------------------------------------
 
 
@@ -200,6 +211,11 @@ def event_ingest(*, request: InboundRequest) -> Intake:
     except contract.MalformedRequest:
         payload = None
     facts = contract.read_event_facts(payload or {})
+    # One webhook-id namespace across both endpoints. Every body the answer_url accepted
+    # lacks an event type (it refuses envelopes), so only such bodies need the look-up.
+    answered = AnswerExchange.objects.filter(webhook_id=request.webhook_id)
+    if not facts.event_type and answered.exists():
+        raise _webhook_id_reused(used_by="an answer_url request")
     event, created = WebhookEvent.objects.get_or_create(
         webhook_id=request.webhook_id,
         defaults={
@@ -299,7 +315,12 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
             event.error = ""
         elif not event.call_minivoice_id:
             event.state = WebhookEvent.State.IGNORED
-            event.error = "The event names no call id, so it was applied to no call."
+            problem = contract.read_event_facts(event.payload).call_id_problem
+            event.error = (
+                f"{problem} The event was applied to no call."
+                if problem
+                else "The event names no call id, so it was applied to no call."
+            )
         else:
             _apply_event(event)
             event.state = WebhookEvent.State.PROCESSED

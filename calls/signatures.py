@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -14,6 +15,7 @@ from functools import lru_cache
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_WHOLE_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureError(Exception):
@@ -37,6 +39,9 @@ def verify_signature(*, body: bytes, headers: Mapping[str, str], secrets: Sequen
         raise SignatureError(
             "The webhook-id, webhook-timestamp and webhook-signature headers are required."
         )
+    if not _WHOLE_SECONDS.fullmatch(wanted["webhook-timestamp"]):
+        # The library reads "T.9" as a float and verifies a signature made over "T".
+        raise SignatureError("The webhook-timestamp header must be whole Unix seconds.")
     wanted["webhook-signature"] = _well_formed_signatures(wanted["webhook-signature"])
     if not wanted["webhook-signature"]:
         raise SignatureError(

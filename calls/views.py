@@ -65,17 +65,21 @@ class AnswerView(MiniVoiceView):
 
     def answer(self, request: Request) -> HttpResponse:
         inbound = read_inbound(request, max_bytes=contract.MAX_ANSWER_BODY_BYTES)
-        if settings.MINIVOICE_WEBHOOK_SECRETS:
+        signed = bool(settings.MINIVOICE_WEBHOOK_SECRETS)
+        if signed:
             require_signature(request, inbound)
         try:
             answer = contract.parse_answer_request(
-                query=inbound.query_string, body=inbound.body, content_type=inbound.content_type
+                method=inbound.method,
+                query=inbound.query_string,
+                body=inbound.body,
+                content_type=inbound.content_type,
+                signed=signed,
             )
+            exchange = answer_call(request=inbound, answer=answer)
         except contract.MalformedRequest as problem:
             body = answer_refuse(request=inbound, problem=problem)
             return json_response(body, status=problem.status)
-        try:
-            exchange = answer_call(request=inbound, answer=answer)
         except Exception:
             # Even with the database gone, the caller hears an apology, not silence.
             logger.exception("answer_url failed for call %s", answer.call_id)
@@ -108,7 +112,12 @@ class WebhookView(MiniVoiceView):
             )
         require_signature(request, inbound)
 
-        intake = event_ingest(request=inbound)
+        try:
+            intake = event_ingest(request=inbound)
+        except contract.MalformedRequest as problem:
+            raise ApiError(
+                status_code=problem.status, code=problem.code, message=problem.message
+            ) from None
         if intake.created and intake.event.state == WebhookEvent.State.MALFORMED:
             # Kept, and refused once. Its retries answer 2xx like any duplicate: we have
             # it, and MiniVoice must not retry it forever.
@@ -152,17 +161,14 @@ def read_inbound(request: Request, *, max_bytes: int) -> InboundRequest:
 
 def _read_body(request: Request, *, max_bytes: int) -> bytes:
     meta = request.META
-    if not meta.get("CONTENT_LENGTH") and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", ""):
-        if not meta.get("wsgi.input_terminated"):
-            raise ApiError(
-                status_code=status.HTTP_411_LENGTH_REQUIRED,
-                code="length_required",
-                message="Send a Content-Length; this server cannot read chunked bodies.",
-            )
-        # The server (gunicorn) ends the chunked stream for us, but Django reads nothing
-        # without a Content-Length: read it here, one byte past the limit to notice more.
-        body = meta["wsgi.input"].read(max_bytes + 1)
-    else:
+    chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "")
+    if not meta.get("CONTENT_LENGTH") and chunked and not meta.get("wsgi.input_terminated"):
+        raise ApiError(
+            status_code=status.HTTP_411_LENGTH_REQUIRED,
+            code="length_required",
+            message="Send a Content-Length; this server cannot read chunked bodies.",
+        )
+    if not chunked:
         try:
             declared = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -175,7 +181,22 @@ def _read_body(request: Request, *, max_bytes: int) -> bytes:
             )
         if declared > max_bytes:
             raise _too_large(max_bytes)
-        body = request.body
+    try:
+        if chunked and not meta.get("CONTENT_LENGTH"):
+            # The server (gunicorn) ends the chunked stream for us, but Django reads
+            # nothing without a Content-Length: read it here, one byte past the limit.
+            body = meta["wsgi.input"].read(max_bytes + 1)
+        else:
+            body = request.body
+    except Exception as exc:
+        # Whatever the server raises on a broken stream (gunicorn's InvalidChunkSize, a
+        # client that stopped sending before its Content-Length, a read timeout): the
+        # request is unreadable, which is the client's fault, not a 500.
+        raise ApiError(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            code="unreadable_body",
+            message=f"The body could not be read ({type(exc).__name__}).",
+        ) from None
     if len(body) > max_bytes:
         raise _too_large(max_bytes)
     return body

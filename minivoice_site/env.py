@@ -96,3 +96,24 @@ def envbroker(name: str) -> str:
     if url and (not separator or scheme not in _BROKER_SCHEMES):
         raise ImproperlyConfigured(f"{name} must be a redis:// or amqp:// URL")
     return url
+
+
+# Values published as examples (.env.example, and the Standard Webhooks documentation's
+# sample secret): a deployment that copied one has no secret at all.
+EXAMPLE_VALUES = {
+    "SECRET_KEY": frozenset({"change-me-to-50-random-characters-from-a-password-generator"}),
+    "MINIVOICE_WEBHOOK_SECRET": frozenset(
+        {
+            "whsec_cGFzdGUtdGhlLXNlY3JldC1mcm9tLW1pbml2b2ljZS1oZXJl",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        }
+    ),
+}
+
+
+def refuse_example_values(name: str, values: list[str]) -> None:
+    """ImproperlyConfigured if any of `values` is a published example of variable `name`."""
+    if EXAMPLE_VALUES[name].intersection(values):
+        raise ImproperlyConfigured(
+            f"{name} is the example value from .env.example; set a secret of your own"
+        )

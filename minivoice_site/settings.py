@@ -18,6 +18,7 @@ from minivoice_site.env import (
     envlist,
     envstr,
     envwebhooksecrets,
+    refuse_example_values,
     webhook_secrets,
 )
 
@@ -165,6 +166,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "requeue-due-events": {"task": "calls.tasks.requeue_due_events", "schedule": 60.0},
 }
+# How long a client may take to send a request's body under gunicorn (minivoice_site/wsgi.py).
+REQUEST_READ_TIMEOUT_SECONDS = envint("REQUEST_READ_TIMEOUT_SECONDS", 5, minimum=1)
 # How long intake may wait on the broker before leaving an event to the sweep.
 BROKER_PUBLISH_TIMEOUT_SECONDS = envint("BROKER_PUBLISH_TIMEOUT_MS", 300, minimum=10) / 1000
 # How long a failing event is retried (with back-off) before it is marked "gave up".
@@ -178,11 +181,20 @@ if not MINIVOICE_WEBHOOK_SECRETS and DEBUG and DEV_WEBHOOK_SECRET_FILE.is_file()
     MINIVOICE_WEBHOOK_SECRETS = webhook_secrets(
         DEV_WEBHOOK_SECRET_FILE.read_text(errors="replace"), source=str(DEV_WEBHOOK_SECRET_FILE)
     )
+if not DEBUG:
+    refuse_example_values("SECRET_KEY", [SECRET_KEY])
+    refuse_example_values("MINIVOICE_WEBHOOK_SECRET", MINIVOICE_WEBHOOK_SECRETS)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"one_line_warning": {"()": "minivoice_site.logfilters.OneLineWarning"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        # A request naming a host we do not serve is answered 400; Django logs it as an
+        # ERROR with a traceback, which buries real errors under scanners' noise.
+        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
+    },
 }

@@ -15,10 +15,10 @@ from django.db import OperationalError
 
 from calls import contract, flows
 from calls.actions import action_name, validate_payload
-from calls.models import AnswerExchange, Call
+from calls.models import AnswerExchange, Call, WebhookEvent
 from calls.selectors import call_timeline
 from calls.tests.test_contract import HOSTILE_JSON
-from conftest import ANSWER_URL, OTHER_SECRET, signed
+from conftest import ANSWER_URL, OTHER_SECRET, WEBHOOK_URL, minivoice_event, signed
 
 CREATED_AT = datetime(2026, 5, 29, 12, 0, tzinfo=UTC)
 DEFAULT_ACTION_NAMES = ["start_recording", "say", "stop_recording"]
@@ -40,10 +40,12 @@ FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
-def send(client):
+def send(client, settings):
     """Send any answer_url request, signed like MiniVoice's unless `sign=False`.
 
     The signed content is the body (empty for a GET); query parameters are not signed.
+    `secret_set=False` sends it to an app with no webhook secret (local development),
+    where requests are read liberally: unsigned, GET and query parameters included.
     """
 
     def send(
@@ -53,9 +55,13 @@ def send(client):
         content_type: str = "application/json",
         query: str = "",
         sign: bool = True,
+        secret_set: bool = True,
         headers: dict | None = None,
         **sign_options,
     ):
+        if not secret_set:
+            settings.MINIVOICE_WEBHOOK_SECRETS = []
+            sign = False
         extra = signed(body, **sign_options) if sign else {}
         url = f"{ANSWER_URL}?{query}" if query else ANSWER_URL
         return client.generic(
@@ -147,7 +153,10 @@ GET_PARAMS = {**CALL_DETAILS, "direction": "inbound", "digits": "1"}
             _json({**CALL_DETAILS, "direction": "inbound", "variables": {"digits": "1"}}),
             id="flat-call_id-json",
         ),
-        pytest.param({"method": "GET", "query": urlencode(GET_PARAMS)}, id="get-query"),
+        pytest.param(
+            {"method": "GET", "query": urlencode(GET_PARAMS), "secret_set": False},
+            id="get-query-with-no-secret-set",
+        ),
         pytest.param(
             {"body": urlencode(GET_PARAMS).encode(), "content_type": FORM}, id="form-post"
         ),
@@ -202,8 +211,8 @@ def test_a_later_request_for_the_same_call_reuses_it_and_keeps_what_was_known(se
 
 @pytest.mark.django_db
 def test_a_later_request_fills_in_details_the_first_did_not_give(send):
-    send("GET", query="call_id=call_123")
-    send("GET", query=urlencode({**CALL_DETAILS, "direction": "inbound"}))
+    send(body=json.dumps({"call_id": "call_123"}).encode())
+    send(body=json.dumps({**CALL_DETAILS, "direction": "inbound"}).encode())
 
     call = Call.objects.get()
     assert (call.direction, call.from_number, call.to_number) == (
@@ -221,7 +230,12 @@ def test_a_later_request_fills_in_details_the_first_did_not_give(send):
     ("request_kwargs", "status", "code"),
     [
         pytest.param(_json({"variables": {"digits": "1"}}), 400, "missing_call_id", id="no-call"),
-        pytest.param({"method": "GET"}, 400, "missing_call_id", id="get-without-parameters"),
+        pytest.param(
+            {"method": "GET", "secret_set": False},
+            400,
+            "missing_call_id",
+            id="get-without-parameters",
+        ),
         pytest.param(_json({"call": {"id": ""}}), 400, "missing_call_id", id="empty-id"),
         pytest.param(_json({"call": {"id": "   "}}), 400, "missing_call_id", id="blank-id"),
         pytest.param(_json({"call": {"id": None}}), 400, "missing_call_id", id="null-id"),
@@ -241,7 +255,11 @@ def test_a_later_request_fills_in_details_the_first_did_not_give(send):
             id="call-id-too-long",
         ),
         pytest.param(
-            {"method": "GET", "query": "call_id=" + "c" * (contract.CALL_ID_MAX_LENGTH + 1)},
+            {
+                "method": "GET",
+                "query": "call_id=" + "c" * (contract.CALL_ID_MAX_LENGTH + 1),
+                "secret_set": False,
+            },
             400,
             "invalid_call_id",
             id="get-call-id-too-long",
@@ -256,7 +274,7 @@ def test_a_later_request_fills_in_details_the_first_did_not_give(send):
             _json({"call": {"id": "call\n_1"}}), 400, "invalid_call_id", id="newline-in-call-id"
         ),
         pytest.param(
-            {"method": "GET", "query": "call_id=call%1B_1"},
+            {"method": "GET", "query": "call_id=call%1B_1", "secret_set": False},
             400,
             "invalid_call_id",
             id="get-escape-character-in-call-id",
@@ -442,31 +460,110 @@ def test_replayed_post_gets_the_same_answer_and_stores_nothing_more(client):
     assert exchange.response_body.encode() == first.content
 
 
-@pytest.mark.django_db
-def test_replayed_get_with_another_query_gets_the_first_answer_and_changes_nothing(send):
-    # A GET has no body: its signature covers the empty body only, not the query string.
-    # Captured headers replayed with other parameters must buy nothing.
-    headers = signed(b"", webhook_id="msg_get_replayed")
+# -- Only signed bytes count (CONTRACT.md §1, "Signed requests") ---------------------------
+# A signature covers the webhook-id, the timestamp and the body: nothing else of the
+# request may create or change a call once a secret is set.
 
-    first = send("GET", query="call_id=call_123&digits=1", sign=False, headers=headers)
-    replay = send(
-        "GET",
-        query="call_id=call_999&from=%2B1999&digits=9",
-        sign=False,
-        headers=headers,
+
+@pytest.mark.django_db
+def test_captured_webhook_replayed_to_the_answer_url_changes_no_call(client, post_webhook):
+    post_answer_body = json.dumps(CONTRACT_EXAMPLE).encode()
+    client.post(
+        ANSWER_URL,
+        data=post_answer_body,
+        content_type="application/json",
+        **signed(post_answer_body),
+    )
+    before = Call.objects.get()
+    captured = json.dumps(
+        minivoice_event("call.completed", call_id="call_123", status="completed")
+    ).encode()
+    headers = signed(captured, webhook_id="msg_captured")
+    assert post_webhook(captured, webhook_id="msg_captured").status_code == 202
+    after_webhook = Call.objects.get()
+
+    replay = client.post(
+        f"{ANSWER_URL}?call_id=call_123&from=%2B1999",
+        data=captured,
+        content_type="application/json",
+        **headers,
     )
 
-    assert_default_flow(first)
-    assert replay.status_code == 200
-    assert replay.content == first.content
+    assert_refused(replay, 400, "webhook_event_body")
+    call = Call.objects.get()
+    assert call.from_number == before.from_number == "+15550100"
+    assert (call.last_step, call.updated_at) == (after_webhook.last_step, after_webhook.updated_at)
+    assert AnswerExchange.objects.filter(response_status=200).count() == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "call_id=victim&from=%2B1999&created_at=2001-01-01T00:00:00Z"],
+    ids=["no-query", "attacker-query"],
+)
+@pytest.mark.django_db
+def test_signed_get_is_refused_whatever_its_query(send, query):
+    # Every GET's body is empty, so any captured GET signature fits any query string.
+    response = send("GET", query=query)
+
+    assert_refused(response, 405, "signed_post_required")
+    assert not Call.objects.exists()
+    refusal = AnswerExchange.objects.get()
+    assert (refusal.call, refusal.call_minivoice_id) == (None, "")
+
+
+@pytest.mark.django_db
+def test_query_parameters_on_a_signed_post_change_nothing(send):
+    body = json.dumps({"call": {"id": "call_123"}, "variables": {"digits": "1"}}).encode()
+
+    response = send(
+        body=body,
+        query="call_id=victim&from=%2B1999&direction=outbound"
+        "&created_at=2001-01-01T00:00:00Z&digits=9&pin=0000",
+    )
+
+    assert_default_flow(response)
     call = Call.objects.get()
     assert call.minivoice_id == "call_123"
-    assert call.from_number == ""
+    assert (call.from_number, call.direction) == ("", "")
     exchange = AnswerExchange.objects.get()
-    assert exchange.webhook_id == "msg_get_replayed"
-    assert exchange.call == call
-    assert exchange.query_string == "call_id=call_123&digits=1"
     assert exchange.variables == {"digits": "1"}
+    assert exchange.occurred_at is None
+    assert exchange.query_string.startswith("call_id=victim")  # kept for support, not used
+
+
+@pytest.mark.django_db
+def test_webhook_id_of_a_stored_event_is_refused_at_the_answer_url(send, post_webhook):
+    post_webhook(minivoice_event("call.ringing"), webhook_id="msg_shared")
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode(), webhook_id="msg_shared")
+
+    assert_refused(response, 409, "webhook_id_reused")
+    assert not AnswerExchange.objects.filter(response_status=200).exists()
+    assert Call.objects.get().answered_at is None
+
+
+@pytest.mark.django_db
+def test_signed_answer_request_replayed_to_the_webhook_url_is_not_stored(client, send):
+    body = json.dumps(CONTRACT_EXAMPLE).encode()
+    headers = signed(body, webhook_id="msg_answer")
+    assert_default_flow(
+        client.post(ANSWER_URL, data=body, content_type="application/json", **headers)
+    )
+
+    replay = client.post(WEBHOOK_URL, data=body, content_type="application/json", **headers)
+
+    assert_refused(replay, 409, "webhook_id_reused")
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_with_no_secret_set_get_and_query_parameters_are_read_liberally(send):
+    response = send("GET", query=urlencode(GET_PARAMS), secret_set=False)
+
+    assert_default_flow(response)
+    call = recorded_call_123()
+    assert call.direction == "inbound"
 
 
 @pytest.mark.django_db
@@ -688,7 +785,11 @@ def test_json_with_a_charset_parameter_is_accepted(send):
             200,
             id="escaped-nul-in-json-variables",
         ),
-        pytest.param({"method": "GET", "query": "call_id=call_123&digits=%00"}, 200, id="get"),
+        pytest.param(
+            {"method": "GET", "query": "call_id=call_123&digits=%00", "secret_set": False},
+            200,
+            id="get-with-no-secret-set",
+        ),
     ],
 )
 @pytest.mark.django_db
@@ -706,16 +807,14 @@ def test_nul_character_in_the_request_is_answered_and_logged(send, kwargs, statu
     ("make_request", "query_string"),
     [
         pytest.param(
-            lambda client: client.get(f"{ANSWER_URL}?call_id=c1&x=a%00b", **signed(b"")),
+            lambda client: client.get(f"{ANSWER_URL}?call_id=c1&x=a%00b"),
             "call_id=c1&x=a%00b",
             id="percent-encoded",
         ),
         # A server may pass a raw NUL byte on in QUERY_STRING (the test client's URL
         # parsing would encode it, so the environ is set by hand).
         pytest.param(
-            lambda client: client.generic(
-                "GET", ANSWER_URL, QUERY_STRING="call_id=c1&x=a\x00b", **signed(b"")
-            ),
+            lambda client: client.generic("GET", ANSWER_URL, QUERY_STRING="call_id=c1&x=a\x00b"),
             "call_id=c1&x=a\ufffdb",
             id="raw",
         ),
@@ -723,8 +822,9 @@ def test_nul_character_in_the_request_is_answered_and_logged(send, kwargs, statu
 )
 @pytest.mark.django_db
 def test_nul_in_the_query_string_is_answered_and_stored_replaced(
-    client, make_request, query_string
+    client, settings, make_request, query_string
 ):
+    settings.MINIVOICE_WEBHOOK_SECRETS = []  # query strings are read only with no secret set
     response = make_request(client)
 
     assert_default_flow(response)

@@ -25,7 +25,9 @@ FORM = "application/x-www-form-urlencoded"
 
 def parse(*, query: str = "", body: object = b"", content_type: str = JSON):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return parse_answer_request(query=query, body=raw, content_type=content_type)
+    return parse_answer_request(
+        method="POST", query=query, body=raw, content_type=content_type, signed=False
+    )
 
 
 def test_contract_example_is_read_whole():

@@ -261,7 +261,17 @@ def test_event_whose_call_id_has_a_control_character_is_stored_and_applied_to_no
 
     assert event.call_minivoice_id == ""
     assert event.state == WebhookEvent.State.IGNORED
-    assert "no call id" in event.error
+    assert event.error == ("The call id has control characters. The event was applied to no call.")
+    assert not Call.objects.exists()
+
+
+@pytest.mark.django_db
+def test_event_whose_call_id_is_too_long_says_so_for_support(deliver):
+    event = deliver("call.answered", second=5, call_id="c" * 129)
+
+    assert event.call_minivoice_id == ""
+    assert event.state == WebhookEvent.State.IGNORED
+    assert "longer than 128 characters" in event.error
     assert not Call.objects.exists()
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -42,28 +43,40 @@ LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 @pytest.fixture
 def gunicorn_port(tmp_path) -> Iterator[int]:
-    """`gunicorn minivoice_site.wsgi` on a free loopback port, as production runs it.
+    """`gunicorn minivoice_site.wsgi` on a free loopback port, with one worker.
 
     No CELERY_BROKER_URL, so its tasks run in-process: a delivery is processed before
     gunicorn answers. Behind production's TLS proxy, hence the forwarded-proto setting.
     """
+    yield from _serve(tmp_path, "--workers", "1")
+
+
+@pytest.fixture
+def production_gunicorn_port(tmp_path) -> Iterator[int]:
+    """gunicorn exactly as production runs it: its settings from gunicorn.conf.py alone
+    (only the address differs), with a short body-read timeout to keep the test quick."""
+    yield from _serve(tmp_path, env={"REQUEST_READ_TIMEOUT_SECONDS": "2"})
+
+
+def _serve(tmp_path, *arguments: str, env: dict | None = None) -> Iterator[int]:
     log = tmp_path / "gunicorn.log"
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
-    env.update(
+    environment = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    environment.update(
         DATABASE_URL=_database_url(),
         MINIVOICE_WEBHOOK_SECRET=TEST_SECRET,
         ALLOWED_HOSTS="127.0.0.1",
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
         SECURE_PROXY_SSL_HEADER="true",
+        **(env or {}),
     )
     command = [
         sys.executable, "-m", "gunicorn", "minivoice_site.wsgi",
-        "--bind", "127.0.0.1:0", "--workers", "1", "--timeout", "60",
+        "--bind", "127.0.0.1:0", *arguments,
     ]  # fmt: skip
     with log.open("w") as output:
         process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
+            command, cwd=settings.BASE_DIR, env=environment, stdout=output, stderr=subprocess.STDOUT
         )
     try:
         port = _wait_until_answering(process, log)
@@ -101,7 +114,7 @@ def _wait_until_answering(process: subprocess.Popen, log, *, timeout: float = 30
 
 
 def _request(
-    port: int, method: str, *, body, headers: dict, timeout: float = 30
+    port: int, method: str, *, body, headers: dict, timeout: float = 30, chunked: bool = True
 ) -> tuple[int, dict, bytes]:
     client = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -110,7 +123,7 @@ def _request(
             WEBHOOK_URL,
             body=body,
             headers={"X-Forwarded-Proto": "https", **headers},
-            encode_chunked=body is not None,
+            encode_chunked=chunked and body is not None,
         )
         response = client.getresponse()
         return response.status, dict(response.getheaders()), response.read()
@@ -175,3 +188,83 @@ def test_chunked_delivery_over_256_kib_through_gunicorn_is_refused_and_not_store
     assert json.loads(answer)["error"]["code"] == "payload_too_large"
     assert not WebhookEvent.objects.exists()
     assert not Call.objects.exists()
+
+
+def _raw_request(port: int, head: bytes, body: bytes = b"", *, timeout: float = 15) -> bytes:
+    """Send bytes as they are (http.client would not send a broken chunk), read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
+        client.sendall(head + body)
+        client.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _read_answer(client: socket.socket) -> bytes:
+    """One whole HTTP answer from a kept-alive connection (headers, then Content-Length)."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += client.recv(65536) or b"-"
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    while len(body) < length:
+        body += client.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_malformed_chunked_body_is_a_400_not_a_500(gunicorn_port):
+    body = json.dumps(minivoice_event()).encode()
+    headers = signed_headers(body=body, secret=TEST_SECRET, webhook_id="msg_bad_chunk")
+    head = (
+        f"POST {WEBHOOK_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        + "Connection: close\r\n\r\n"
+    ).encode()
+
+    answer = _raw_request(gunicorn_port, head, b"zz\r\n" + body + b"\r\n0\r\n\r\n")
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 400 Bad Request", answer
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["code"] == "unreadable_body"
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_slow_clients_do_not_stall_intake(production_gunicorn_port):
+    """Clients that declare more body than they send must not hold up a real delivery."""
+    port = production_gunicorn_port
+    stalled = []
+    for number in range(8):
+        client = socket.create_connection(("127.0.0.1", port), timeout=15)
+        client.sendall(
+            f"POST {WEBHOOK_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+            f"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n".encode()
+            + b'{"event": "slow %d"' % number  # 100-odd bytes short of what was declared
+        )
+        stalled.append(client)
+    try:
+        payload = minivoice_event("call.ringing", call_id="call_in_time")
+        body = json.dumps(payload).encode()
+        headers = signed_headers(body=body, secret=TEST_SECRET, webhook_id="msg_in_time")
+        headers["Content-Type"] = "application/json"
+
+        started = time.monotonic()
+        status, _, answer = _request(port, "POST", body=body, headers=headers, chunked=False)
+        waited = time.monotonic() - started
+
+        assert status == 202, answer
+        # Before gunicorn.conf.py, one sync worker made this wait ~30 s (its timeout).
+        assert waited < 2, f"a real delivery waited {waited:.1f} s behind 8 slow clients"
+        # The slow clients are cut off once the read timeout (2 s here) passes.
+        for client in stalled:
+            answer = _read_answer(client)
+            assert answer.startswith(b"HTTP/1.1 400"), answer
+            error = json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
+            assert error["code"] == "unreadable_body"
+    finally:
+        for client in stalled:
+            client.close()
+    assert list(WebhookEvent.objects.values_list("webhook_id", flat=True)) == ["msg_in_time"]

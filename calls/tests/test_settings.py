@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import subprocess
@@ -48,6 +49,9 @@ SETTINGS_VARIABLES = (
     "CELERY_BROKER_URL",
     "MINIVOICE_WEBHOOK_SECRET",
     "LOG_LEVEL",
+    "BROKER_PUBLISH_TIMEOUT_MS",
+    "MINIVOICE_EVENT_RETRY_HOURS",
+    "REQUEST_READ_TIMEOUT_SECONDS",
 )
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
 
@@ -320,8 +324,31 @@ def setting(manage, expression: str, **overrides: str) -> str:
     return result.stdout.strip()
 
 
+def example_value(name: str) -> str:
+    """The value .env.example gives `name`."""
+    for line in (BASE_DIR / ".env.example").read_text().splitlines():
+        if line.startswith(f"{name}="):
+            return line.partition("=")[2]
+    raise AssertionError(f"{name} is not in .env.example")
+
+
 BAD_SETTINGS = [
     pytest.param({"DEBUG": "false"}, "SECRET_KEY", id="no-secret-key-in-production"),
+    pytest.param(
+        production(SECRET_KEY=example_value("SECRET_KEY")),
+        "SECRET_KEY",
+        id="example-secret-key-in-production",
+    ),
+    pytest.param(
+        production(MINIVOICE_WEBHOOK_SECRET=example_value("MINIVOICE_WEBHOOK_SECRET")),
+        "MINIVOICE_WEBHOOK_SECRET",
+        id="example-webhook-secret-in-production",
+    ),
+    pytest.param(
+        production(MINIVOICE_WEBHOOK_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        "MINIVOICE_WEBHOOK_SECRET",
+        id="documentation-sample-secret-in-production",
+    ),
     pytest.param({"DEBUG": "maybe"}, "DEBUG", id="debug-maybe"),
     pytest.param({"CONN_MAX_AGE": "ten"}, "CONN_MAX_AGE", id="conn-max-age-word"),
     pytest.param(
@@ -469,3 +496,21 @@ def test_suite_runs_tasks_in_process_whatever_the_broker():
     # conftest's eager_celery promises this even when CELERY_BROKER_URL is set (CI's
     # PostgreSQL + Redis run); the admin and send_webhook tests rely on it.
     assert process_webhook_event.app.conf.task_always_eager is True
+
+
+# -- Logging ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_foreign_host_header_is_one_warning_line_not_an_error_traceback(client, caplog):
+    response = client.post(
+        "/minivoice/webhooks/", data=b"{}", content_type="application/json", HTTP_HOST="evil.test"
+    )
+
+    assert response.status_code == 400
+    host_records = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert len(host_records) == 1
+    assert host_records[0].levelname == "WARNING"
+    assert "evil.test" in host_records[0].getMessage()
+    assert not any(record.exc_info for record in caplog.records)
+    assert not any(record.levelno >= logging.ERROR for record in caplog.records)

@@ -48,7 +48,7 @@ def test_good_signature_passes(minutes):
         (BODY, lambda: with_header("webhook-id", "msg_2"), "No matching signature"),
         (BODY, lambda: headers_for(minutes=-6), "too old"),
         (BODY, lambda: headers_for(minutes=6), "too new"),
-        (BODY, lambda: with_header("webhook-timestamp", "yesterday"), "Invalid Signature Headers"),
+        (BODY, lambda: with_header("webhook-timestamp", "yesterday"), "whole Unix seconds"),
         (BODY, lambda: with_header("webhook-signature", good_signature()[3:]), "malformed"),
         (BODY, lambda: with_header("webhook-signature", "v1,not-base64!!"), "malformed"),
         (
@@ -134,3 +134,13 @@ def test_signed_headers_sign_the_instant_of_a_non_utc_timestamp():
     at = datetime.now(tz=timezone(timedelta(hours=-5)))
     headers = signed_headers(body=BODY, secret=TEST_SECRET, webhook_id="msg_1", timestamp=at)
     verify_signature(body=BODY, headers=headers, secrets=[TEST_SECRET])
+
+
+@pytest.mark.parametrize("suffix", [".9", ".0", "e0", " ", "\u0661"])
+def test_a_timestamp_that_is_not_whole_seconds_is_refused(suffix):
+    # A signature made over "T" must not verify a request that says "T.9".
+    headers = headers_for()
+    headers["webhook-timestamp"] += suffix
+
+    with pytest.raises(SignatureError, match="whole Unix seconds"):
+        verify_signature(body=BODY, headers=headers, secrets=[TEST_SECRET])
