@@ -48,12 +48,54 @@ def self_shares(stacks: Counter, *, top: int = 25) -> list[tuple[str, float]]:
     return [(frame, count / total) for frame, count in leaves.most_common(top)] if total else []
 
 
-def record(*, pid: int, seconds: int, output: Path) -> Counter:
+# The issue's suspects and the request path's stages, as frame-name prefixes in py-spy's
+# "function (file:line)" frames: the share of samples spent inside each.
+SUSPECTS = {
+    "whole view (APIView.dispatch)": "APIView.dispatch ",
+    "DRF's request wrapping (initialize_request)": "APIView.initialize_request ",
+    "read_inbound": "read_inbound ",
+    "signature check": "verify_signature ",
+    "event_ingest": "event_ingest ",
+    "get_or_create": "QuerySet.get_or_create ",
+    "broker publish (send_event)": "send_event ",
+    "transaction.atomic (enter/exit)": "Atomic.__",
+    "on_commit callbacks": "BaseDatabaseWrapper.run_and_clear_commit_hooks ",
+    "JSON parsing (json.loads)": "loads ",
+    "answer_call": "answer_call ",
+    "action validation (ensure_valid)": "ensure_valid ",
+    "connection health check (is_usable)": "DatabaseWrapper.is_usable ",
+    "waiting on PostgreSQL (Connection.wait)": "Connection.wait ",
+    "Django middleware and handler": "BaseHandler.get_response ",
+}
+
+
+def suspect_shares(stacks: Counter, suspects: dict[str, str] = SUSPECTS) -> dict[str, float]:
+    """For each suspect, the share of samples with a frame starting with its prefix."""
+    total = sum(stacks.values())
+    if not total:
+        return dict.fromkeys(suspects, 0.0)
+    shares = {}
+    for name, prefix in suspects.items():
+        inside = sum(
+            count
+            for stack, count in stacks.items()
+            if any(frame.startswith(prefix) for frame in stack)
+        )
+        shares[name] = inside / total
+    return shares
+
+
+def record(*, pid: int, seconds: int, output: Path, gil: bool) -> Counter:
+    """Sample every worker of `pid`. Without `gil`: wall time of busy threads (waiting on
+    PostgreSQL or Redis included); with it: only the thread holding the GIL, i.e. where
+    Python itself spends the CPU."""
     py_spy = Path(sys.executable).with_name("py-spy")
     command = [
         str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--nonblocking",
         "--duration", str(seconds), "--format", "raw", "--output", str(output),
     ]  # fmt: skip
+    if gil:
+        command.append("--gil")
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if result.returncode != 0 or not output.exists():
         raise HarnessError(f"py-spy failed ({result.returncode}): {result.stderr[-1500:]}")
@@ -63,13 +105,16 @@ def record(*, pid: int, seconds: int, output: Path) -> Counter:
 def profile_endpoints(*, load, server_pid: int, output: Path, stamp: str) -> dict:
     """Load each project endpoint at 32 connections while py-spy samples the workers."""
     found = {}
-    for endpoint in ("webhook", "answer", "reference"):
-        path = output / f"{stamp}-profile-{endpoint}.txt"
+    for endpoint, gil in [(e, g) for e in ("webhook", "answer", "reference") for g in (0, 1)]:
+        name = f"{endpoint}-{'gil' if gil else 'wall'}"
+        path = output / f"{stamp}-profile-{name}.txt"
         holder: dict = {}
 
-        def sample(path: Path = path, holder: dict = holder) -> None:
+        def sample(path: Path = path, holder: dict = holder, gil: bool = bool(gil)) -> None:
             try:
-                holder["stacks"] = record(pid=server_pid, seconds=PROFILE_SECONDS, output=path)
+                holder["stacks"] = record(
+                    pid=server_pid, seconds=PROFILE_SECONDS, output=path, gil=gil
+                )
             except BaseException as exc:
                 holder["error"] = exc
 
@@ -80,10 +125,11 @@ def profile_endpoints(*, load, server_pid: int, output: Path, stamp: str) -> dic
         if "error" in holder:
             raise HarnessError(str(holder["error"]))
         stacks = holder["stacks"]
-        found[endpoint] = {
+        found[name] = {
             "file": str(path),
             "samples": sum(stacks.values()),
             "rps_while_profiled": result.rps,
+            "suspects": suspect_shares(stacks),
             "inclusive": inclusive_shares(stacks),
             "self": self_shares(stacks),
         }

@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     results["started_at"] = started.isoformat()
     results["finished_at"] = datetime.now(tz=UTC).isoformat()
     print_table(results)
+    if "profile" in results:
+        print_profile(results["profile"])
     path = options.output / f"bench-{stamp}.json"
     path.write_text(json.dumps(results, indent=2, default=str))
     (options.output / "bench-latest.json").write_text(path.read_text())
@@ -306,11 +308,8 @@ def measure_processing(
             )
             maximum = summary[top]["rps"]
             target = maximum / 2
-            lag_connections = 8
-            at_8 = summary.get("webhook@8", summary[top])
-            # Each connection waits between requests so that all together send `target`.
-            delay_ms = max(0.0, 1000 * lag_connections / target - at_8["p50_ms"])
-            result.update(target_rps=round(target, 1), measured_max_from=top)
+            delay_ms = calibrate_delay(load, target=target, connections=LAG_CONNECTIONS)
+            result.update(target_rps=round(target, 1), measured_max_from=top, delay_ms=delay_ms)
             console.print(
                 f"Intake at half its maximum ({target:.0f} req/s) for "
                 f"{options.lag_seconds:.0f}s with the worker running…"
@@ -319,7 +318,7 @@ def measure_processing(
             sampler = processing.BacklogSampler(database_url, since=start)
             sampler.start()
             try:
-                run = load("webhook", lag_connections, options.lag_seconds, delay_ms=delay_ms)
+                run = load("webhook", LAG_CONNECTIONS, options.lag_seconds, delay_ms=delay_ms)
             finally:
                 sampler.stop()
             if sampler.error:
@@ -338,6 +337,22 @@ def measure_processing(
             result["lag"]["unprocessed"] = processing.pending_count(conn, since=start)
         result["states"] = processing.state_counts(conn)
     return result
+
+
+LAG_CONNECTIONS = 16
+
+
+def calibrate_delay(load, *, target: float, connections: int) -> float:
+    """The pause per connection between requests that makes `connections` send about
+    `target` requests/s, with the worker running: guessed, tried for 3 s, corrected once
+    by the latency seen (wrk has no fixed-rate mode)."""
+    cycle_ms = 1000 * connections / target  # each connection's time per request
+    delay_ms = cycle_ms * 0.9
+    trial = load("webhook", connections, 3, delay_ms=delay_ms)
+    if trial.rps <= 0:
+        raise HarnessError("the calibration run answered nothing")
+    latency_ms = 1000 * connections / trial.rps - delay_ms
+    return max(0.0, cycle_ms - latency_ms)
 
 
 def _flush_redis(broker_url: str) -> None:
@@ -406,4 +421,19 @@ def print_table(results: dict) -> None:
         f"{lag['unprocessed']})",
         "", "", "", "", "", "", "", "", "",
     )  # fmt: skip
+    console.print(table)
+
+
+def print_profile(found: dict) -> None:
+    """Share of py-spy's samples inside each suspect, per endpoint: wall (busy threads,
+    waiting on PostgreSQL included) and GIL (Python's own CPU)."""
+    table = Table(title="Where gunicorn's workers spend their time (share of samples)")
+    table.add_column("inside", justify="left")
+    names = list(found)
+    for name in names:
+        table.add_column(name, justify="right")
+    for suspect in next(iter(found.values()))["suspects"]:
+        table.add_row(suspect, *(f"{found[n]['suspects'][suspect]:.0%}" for n in names))
+    table.add_row("samples", *(str(found[n]["samples"]) for n in names))
+    table.add_row("req/s while sampled", *(f"{found[n]['rps_while_profiled']:.0f}" for n in names))
     console.print(table)

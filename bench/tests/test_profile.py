@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.profile import inclusive_shares, parse_collapsed, self_shares
+from bench.profile import inclusive_shares, parse_collapsed, self_shares, suspect_shares
 
 COLLAPSED = """\
 process 1;handle;view (calls/views.py:90);event_ingest (services.py:195);get_or_create 30
@@ -44,3 +44,12 @@ def test_self_share_is_where_the_cpu_was():
 
 def test_no_samples_no_shares():
     assert inclusive_shares(parse_collapsed("")) == []
+
+
+def test_suspect_shares_match_frames_by_prefix():
+    shares = suspect_shares(
+        parse_collapsed(COLLAPSED),
+        {"publish": "send_event ", "ingest": "event_ingest ", "absent": "ensure_valid "},
+    )
+
+    assert shares == {"publish": 0.5, "ingest": 0.3, "absent": 0.0}
