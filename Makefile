@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint chromium wrk worker clean bench bench-quick bench-profile
+.PHONY: run test lint chromium wrk worker clean bench bench-quick bench-profile bench-scale
 
 # Reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -60,6 +60,10 @@ bench-quick: $(VENV)/.installed wrk
 ## bench-profile: the quick benchmark, then py-spy on gunicorn's workers under load
 bench-profile: $(VENV)/.installed wrk
 	$(PY) -m bench --quick --profile
+
+## bench-scale: the admin and database at CALLS calls and 10x events (default 1,000,000)
+bench-scale: $(VENV)/.installed
+	$(PY) -m bench.scale $(if $(CALLS),--calls $(CALLS))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
