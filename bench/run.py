@@ -141,12 +141,23 @@ def main(argv: list[str] | None = None) -> int:
             return 1
 
     # SIGTERM (CI cancelling) unwinds like Ctrl-C, so every `with` stops its part.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run(options)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(options) -> int:
     started = datetime.now(tz=UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     options.output.mkdir(parents=True, exist_ok=True)
     logs = options.output / f"bench-{stamp}-logs"
-    logs.mkdir()
+    logs.mkdir(exist_ok=True)
     try:
         results = measure(options, logs=logs)
     except HarnessError as exc:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
+from bench import processes
 from bench.run import main, summarise
 
 
@@ -56,3 +59,19 @@ def test_summary_gives_median_figures_and_median_per_round_ratios():
     assert webhook["non2xx_share"] == 0
     assert summary["answer@32"]["non2xx_share"] == pytest.approx(40 / 9000)
     assert summary["reference@32"]["rps_spread"] == pytest.approx(0.5)
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None or shutil.which("redis-server") is None,
+    reason="wrk and redis-server are needed before the harness starts anything",
+)
+def test_a_database_server_that_is_not_there_fails_the_harness_with_exit_1(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setattr(processes, "ADMIN_DSN", "postgres://postgres@127.0.0.1:1/postgres")
+
+    code = main(["--quick", "--output", str(tmp_path)])
+
+    assert code == 1
+    assert "cannot create a database" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.json"))
