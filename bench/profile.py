@@ -134,3 +134,28 @@ def profile_endpoints(*, load, server_pid: int, output: Path, stamp: str) -> dic
             "self": self_shares(stacks),
         }
     return found
+
+
+def profile_process(*, pid: int, seconds: int, output: Path) -> dict:
+    """Sample `pid` and its children (wall) for `seconds`: the Celery worker at work."""
+    stacks = record(pid=pid, seconds=seconds, output=output, gil=False)
+    return {
+        "file": str(output),
+        "samples": sum(stacks.values()),
+        "suspects": suspect_shares(stacks, WORKER_SUSPECTS),
+        "inclusive": inclusive_shares(stacks),
+        "self": self_shares(stacks),
+    }
+
+
+WORKER_SUSPECTS = {
+    "event_process": "event_process ",
+    "_apply_event": "_apply_event ",
+    "get_or_create": "QuerySet.get_or_create ",
+    "select_for_update().get / first": "QuerySet.first ",
+    "recording_apply_event": "recording_apply_event ",
+    "call_last_step_before": "call_last_step_before ",
+    "waiting on PostgreSQL (Connection.wait)": "Connection.wait ",
+    "Celery/kombu: fetching messages": "Channel._brpop_read ",
+    "logging": "Logger._log ",
+}

@@ -172,6 +172,15 @@ def _run(options) -> int:
     print_table(results)
     if "profile" in results:
         print_profile(results["profile"])
+    if "profile" in results["processing"]:
+        worker = results["processing"]["profile"]
+        table = Table(title="Where the Celery worker spends its time (wall, share of samples)")
+        table.add_column("inside", justify="left")
+        table.add_column("worker", justify="right")
+        for suspect, share in worker["suspects"].items():
+            table.add_row(suspect, f"{share:.0%}")
+        table.add_row("samples", str(worker["samples"]))
+        console.print(table)
     path = options.output / f"bench-{stamp}.json"
     path.write_text(json.dumps(results, indent=2, default=str))
     (options.output / "bench-latest.json").write_text(path.read_text())
@@ -206,7 +215,9 @@ def measure(options, *, logs: Path) -> dict:
         results["gunicorn_conf"] = (processes.ROOT / "gunicorn.conf.py").exists()
         counter = iter(range(10_000))
 
-        def load(endpoint: str, connections: int, seconds: float, **extra) -> LoadResult:
+        def load(
+            endpoint: str, connections: int, seconds: float, *, ceiling_rps=None, **extra
+        ) -> LoadResult:
             path, kind = ENDPOINTS[endpoint]
             return run_load(
                 url=server.base_url + path,
@@ -216,7 +227,7 @@ def measure(options, *, logs: Path) -> dict:
                 run_id=f"{session}r{next(counter):03d}",
                 connections=connections,
                 seconds=seconds,
-                ceiling_rps=options.ceiling_rps,
+                ceiling_rps=ceiling_rps or options.ceiling_rps,
                 server_pid=server.process.pid,
                 workdir=Path(pools),
                 **extra,
@@ -302,9 +313,19 @@ def measure_processing(
         backlog = processing.pending_count(conn)
         result["backlog_before"] = backlog
         console.print(f"Starting one Celery worker; {backlog} events wait for it…")
-        with processes.celery_worker(env=env, workdir=logs, concurrency=options.worker_concurrency):
+        with processes.celery_worker(
+            env=env, workdir=logs, concurrency=options.worker_concurrency
+        ) as worker:
             since = processing.now(conn)
-            time.sleep(options.processing_seconds)
+            if options.profile:
+                # The worker drains the backlog meanwhile: the profile is the rate's.
+                result["profile"] = profile.profile_process(
+                    pid=worker.pid,
+                    seconds=int(options.processing_seconds),
+                    output=logs.parent / f"{logs.name}-profile-worker.txt",
+                )
+            else:
+                time.sleep(options.processing_seconds)
             times = processing.processed_times(conn, since=since)
             result["events_processed"] = len(times)
             result["events_per_second"] = stats.events_per_second(times)
@@ -329,7 +350,15 @@ def measure_processing(
             sampler = processing.BacklogSampler(database_url, since=start)
             sampler.start()
             try:
-                run = load("webhook", LAG_CONNECTIONS, options.lag_seconds, delay_ms=delay_ms)
+                # A pool sized for this rate, not the ceiling: made in a second, so the
+                # load starts right after the sampler does.
+                run = load(
+                    "webhook",
+                    LAG_CONNECTIONS,
+                    options.lag_seconds,
+                    delay_ms=delay_ms,
+                    ceiling_rps=int(target * 2) + 100,
+                )
             finally:
                 sampler.stop()
             if sampler.error:
@@ -359,7 +388,7 @@ def calibrate_delay(load, *, target: float, connections: int) -> float:
     by the latency seen (wrk has no fixed-rate mode)."""
     cycle_ms = 1000 * connections / target  # each connection's time per request
     delay_ms = cycle_ms * 0.9
-    trial = load("webhook", connections, 3, delay_ms=delay_ms)
+    trial = load("webhook", connections, 3, delay_ms=delay_ms, ceiling_rps=int(target * 2) + 100)
     if trial.rps <= 0:
         raise HarnessError("the calibration run answered nothing")
     latency_ms = 1000 * connections / trial.rps - delay_ms
