@@ -15,15 +15,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 ## run: set up, migrate, create a local admin and webhook secret, serve on 127.0.0.1:8000
+# The secret comes first, so that migrate (which runs the system checks) never warns
+# about a secret that is about to exist; the banner names an account only when it made one.
 run: $(VENV)/.installed
+	$(PY) manage.py dev_setup --secret-only
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py dev_setup
-	@echo ""
-	@echo "  Admin:    http://$(HOST):$(PORT)/admin/   (user and password above)"
-	@echo "  Webhooks: http://$(HOST):$(PORT)/minivoice/webhooks/"
-	@echo "  Answer:   http://$(HOST):$(PORT)/minivoice/answer/"
-	@echo ""
+	$(PY) manage.py dev_setup --url http://$(HOST):$(PORT)
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: set up, lint, check migrations, run every test

@@ -1,15 +1,22 @@
-"""Fixtures shared by every app's tests: fast settings, signed MiniVoice requests."""
+"""Fixtures shared by every app's tests: fast settings, signed MiniVoice requests, and
+brokers of a test's own."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import pytest
 from django.test import Client
 
+from calls import dispatch
 from calls.signatures import signed_headers
 from minivoice_site.celery import app as celery_app
 
@@ -119,3 +126,103 @@ def post_answer(client: Client) -> Callable:
         return client.post(ANSWER_URL, data=body, content_type=content_type, **headers)
 
     return post
+
+
+# -- Brokers of a test's own ------------------------------------------------------------------
+# Tests of broker trouble never touch the machine's Redis: each starts its own on a free
+# port, or a listener that accepts and never answers.
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def use_broker(monkeypatch):
+    """Send tasks to the broker at a URL (not in-process), for this test only."""
+    conf = celery_app.conf
+    previous = conf.CELERY_BROKER_URL, conf.CELERY_TASK_ALWAYS_EAGER
+
+    def use(url: str) -> None:
+        # Celery's broker_url prefers the environment variable over any setting.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
+        conf.CELERY_BROKER_URL = url
+        conf.CELERY_TASK_ALWAYS_EAGER = False
+
+    yield use
+    conf.CELERY_BROKER_URL, conf.CELERY_TASK_ALWAYS_EAGER = previous
+    dispatch._drop_connections()
+
+
+@pytest.fixture
+def silent_broker() -> Iterator[str]:
+    """A broker address that accepts connections and never says a word."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    stop.set()
+    thread.join()
+    for client in accepted:
+        client.close()
+    listener.close()
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free port, that can be stopped."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [
+            shutil.which("redis-server") or "redis-server",
+            "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.command("PING") == "+PONG":
+                return
+            time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def command(self, *words: str) -> str:
+        """One command in Redis's inline protocol; the first line of the answer."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as client:
+                client.sendall(" ".join(words).encode() + b"\r\n")
+                return client.recv(65536).decode().split("\r\n")[0]
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def own_redis() -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (Debian package redis-server)")
+    redis = OwnRedis()
+    redis.start()
+    yield redis
+    redis.stop()

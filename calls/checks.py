@@ -18,3 +18,31 @@ def webhook_secret_is_set(app_configs, **kwargs) -> list[CheckMessage]:
         hint = _HINT + " On a laptop, `python manage.py dev_setup` generates one."
         return [Warning(_MESSAGE, hint=hint, id="minivoice.W001")]
     return [Error(_MESSAGE, hint=_HINT, id="minivoice.E001")]
+
+
+@register("minivoice")
+def alert_codes_are_known(app_configs, **kwargs) -> list[CheckMessage]:
+    from calls.models import CallProblem
+
+    unknown = sorted(set(settings.MINIVOICE_ALERT_CODES) - set(CallProblem.Code.values))
+    if unknown:
+        return [
+            Error(
+                f"MINIVOICE_ALERT_CODES names unknown problem codes: {', '.join(unknown)}.",
+                hint=f"Known codes: {', '.join(CallProblem.Code.values)}.",
+                id="minivoice.E002",
+            )
+        ]
+    alerting = settings.MINIVOICE_ALERT_CODES and (
+        settings.MINIVOICE_ALERT_EMAILS or settings.MINIVOICE_ALERT_WEBHOOK_URL
+    )
+    if alerting and not settings.MINIVOICE_SUPPORT_BASE_URL:
+        return [
+            Warning(
+                "Alerts are on but MINIVOICE_SUPPORT_BASE_URL is not set, so their links to "
+                "a call's page have no host.",
+                hint="Set MINIVOICE_SUPPORT_BASE_URL, e.g. https://support.example.com.",
+                id="minivoice.W002",
+            )
+        ]
+    return []

@@ -1,10 +1,19 @@
 """The one place that hands stored work to Celery workers.
 
-A stored `WebhookEvent` is its own outbox: handing it to a worker is only a nudge, and
-losing the nudge loses nothing (the sweep in `calls.services.events_requeue_due` sends it
-again). So sending must never hold up MiniVoice's request: the connection used here has
-short connect and socket timeouts and publishes once, with no retry, and a broker that is
-down or silent costs a few hundred milliseconds and one log line.
+A stored `WebhookEvent` is its own outbox: the row says what is to be done, and a worker
+takes pending rows from the table (`calls.services.events_drain`). Intake only has to
+make sure a worker is on its way, and that must not hold up MiniVoice's request:
+
+- A delivery sets a flag in Redis (SET NX, some 20 microseconds). Only the one that sets
+  it publishes a `drain_pending_events` task; under load that is one Celery message per
+  burst rather than one per delivery (a publish costs some 400 microseconds of CPU).
+- The drain clears the flag *before* it looks at the table, so a delivery committed after
+  that look finds the flag clear and wakes another drain: nothing is left waiting.
+- The connections used here have short connect and socket timeouts and publish once,
+  with no retry. A broker that is down or silent costs a few hundred milliseconds and
+  one log line; the event stays pending and beat's sweep hands it over later.
+
+With no broker (a laptop), events are processed in-process right here instead.
 """
 
 from __future__ import annotations
@@ -12,40 +21,89 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Iterable
 
+import redis
 from django.conf import settings
 
 from minivoice_site.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
+WAKE_FLAG = "minivoice:drain-requested"
+# A wake-up whose task was lost (a broker restarted without its queue) holds the flag at
+# most this long; the sweep forces a wake-up meanwhile.
+WAKE_FLAG_SECONDS = 30
+
 # One publishing connection per thread (gunicorn's gthread workers run several threads,
 # and a kombu connection is not thread-safe); dropped on any error and made anew.
 _local = threading.local()
 
 
-def send_event(event_id: int) -> bool:
-    """Ask a worker to process the stored event; False when the broker would not take it."""
-    # Imported here: calls.tasks imports the services, which import this module.
-    from calls.tasks import process_webhook_event
-
+def send_events(event_ids: Iterable[int], *, force_wake: bool = False) -> bool:
+    """See that these stored, pending events get processed; False when the broker would
+    not take the wake-up (they stay pending for the sweep)."""
     if celery_app.conf.task_always_eager:
-        process_webhook_event.apply(args=(event_id,))
+        # Imported here: calls.tasks imports the services, which import this module.
+        from calls.tasks import process_webhook_event
+
+        for event_id in event_ids:
+            process_webhook_event.apply(args=(event_id,))
         return True
+    return wake_workers(force=force_wake, event_ids=event_ids)
+
+
+def wake_workers(*, force: bool = False, event_ids: Iterable[int] = ()) -> bool:
+    """Make sure a drain task is on its way: publish one unless one already is.
+
+    `event_ids` only name, in the log, the events that wait if the broker is away.
+    """
+    from calls.tasks import drain_pending_events
+
     try:
-        process_webhook_event.apply_async(
-            (event_id,), connection=_publishing_connection(), retry=False
+        flag_was_clear = not _uses_redis() or _redis().set(
+            WAKE_FLAG, "1", nx=True, ex=WAKE_FLAG_SECONDS
         )
-    except Exception as exc:  # any broker error: the row is stored, the sweep resends it
-        _drop_publishing_connection()
+        if not (flag_was_clear or force):
+            return True  # a drain is on its way, and will see what was just stored
+        drain_pending_events.apply_async(connection=_publishing_connection(), retry=False)
+    except Exception as exc:  # any broker error: the rows are stored, the sweep resends
+        _drop_connections()
         logger.warning(
-            "Broker unavailable; webhook event %s stays queued for the sweep (%s: %s)",
-            event_id,
+            "Broker unavailable; stored webhook events %s wait for the sweep (%s: %s)",
+            ", ".join(map(str, event_ids)) or "(pending)",
             type(exc).__name__,
             exc,
         )
         return False
     return True
+
+
+def wake_flag_clear() -> None:
+    """Called by a drain before it looks for work (see the module's docstring)."""
+    if celery_app.conf.task_always_eager or not _uses_redis():
+        return
+    try:
+        _redis().delete(WAKE_FLAG)
+    except redis.RedisError:
+        # The flag expires by itself; the drain goes on, and the sweep covers the rest.
+        _drop_connections()
+
+
+def _uses_redis() -> bool:
+    return str(celery_app.conf.broker_url).startswith(("redis://", "rediss://"))
+
+
+def _redis() -> redis.Redis:
+    url = celery_app.conf.broker_url
+    client = getattr(_local, "redis", None)
+    if client is None or getattr(_local, "redis_url", None) != url:
+        timeout = settings.BROKER_PUBLISH_TIMEOUT_SECONDS
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+        )
+        _local.redis, _local.redis_url = client, url
+    return client
 
 
 def _publishing_connection():
@@ -67,10 +125,13 @@ def _publishing_connection():
     return connection
 
 
-def _drop_publishing_connection() -> None:
-    connection = getattr(_local, "connection", None)
-    _local.connection = None
-    if connection is not None:
-        # Closing a broken connection may fail too; it is gone either way.
-        with contextlib.suppress(Exception):
+def _drop_connections() -> None:
+    connection, client = getattr(_local, "connection", None), getattr(_local, "redis", None)
+    _local.connection = _local.redis = None
+    # Closing a broken connection may fail too; it is gone either way.
+    with contextlib.suppress(Exception):
+        if connection is not None:
             connection.release()
+    with contextlib.suppress(Exception):
+        if client is not None:
+            client.close()

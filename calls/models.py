@@ -51,7 +51,22 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "-created_at"])]
+        # What support's call list filters and sorts on, newest first; the phone numbers
+        # for search by number.
+        indexes = [
+            models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["final_status", "-created_at"], name="calls_call_final_idx"),
+            models.Index(fields=["direction", "-created_at"], name="calls_call_direction_idx"),
+            # Pattern ops: a number's start (LIKE '+4412%') uses them under any collation.
+            models.Index(
+                fields=["from_number"],
+                name="calls_call_from_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["to_number"], name="calls_call_to_idx", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.minivoice_id
@@ -70,9 +85,10 @@ class Call(models.Model):
         """Record how far the caller got, unless we know of a later step already.
 
         What happens after the call ended (a recording finishing) is not the caller's
-        progress, so it leaves the step alone.
+        progress, so it leaves the step alone; the end is the last step, and it wins a
+        tie with news of the same instant.
         """
-        if self.ended_at is not None and at > self.ended_at:
+        if self.ended_at is not None and at >= self.ended_at:
             return
         if self.last_step_at is None or at >= self.last_step_at:
             self.last_step = step[:255]
@@ -234,9 +250,12 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        permissions = [("replay_webhookevent", "Can replay webhook events (process them again)")]
         indexes = [
             models.Index(fields=["call_minivoice_id", "received_at"]),
             models.Index(fields=["-received_at"]),
+            # The event list filtered by state (failed, gave up), newest first.
+            models.Index(fields=["state", "-received_at"], name="calls_event_state_idx"),
             # Finding the few events still waiting (the requeue sweep) stays cheap.
             models.Index(
                 fields=["queued_at"],

@@ -11,21 +11,22 @@ import logging
 import time
 import traceback
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
 from calls import contract, dispatch, flows
 from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.selectors import call_last_step_before
-from calls.steps import answer_step, event_step
+from calls.steps import answer_step, end_step, event_step
+from calls.timeline import call_last_step_before, call_problems_refresh
 from recordings.services import recording_apply_event
 
 logger = logging.getLogger(__name__)
@@ -65,10 +66,10 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
     changes nothing: a retry is harmless, and a captured signature buys nothing new.
     """
     if request.webhook_id:
-        answered = AnswerExchange.objects.filter(webhook_id=request.webhook_id).first()
-        if answered is not None:
-            return answered
-        if WebhookEvent.objects.filter(webhook_id=request.webhook_id).exists():
+        used_by = _webhook_id_used_by(request.webhook_id)
+        if used_by == "answer":
+            return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+        if used_by == "event":
             raise _webhook_id_reused(used_by="a webhook event")
     try:
         return _answer_and_log(request=request, answer=answer)
@@ -77,6 +78,20 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
             raise
         # The same request arrived twice at once, and the other copy was logged first.
         return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+
+
+def _webhook_id_used_by(webhook_id: str) -> str | None:
+    """ "answer" or "event" if a stored request has this webhook-id: one query for both."""
+    answers = AnswerExchange.objects.filter(webhook_id=webhook_id).annotate(kind=Value("answer"))
+    events = WebhookEvent.objects.filter(webhook_id=webhook_id).annotate(kind=Value("event"))
+    # No ORDER BY (the models' default one): SQLite refuses it inside a UNION.
+    kinds = (
+        answers.order_by()
+        .values_list("kind", flat=True)
+        .union(events.order_by().values_list("kind", flat=True))
+    )
+    found = set(kinds)
+    return "answer" if "answer" in found else next(iter(found), None)
 
 
 def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) -> AnswerExchange:
@@ -216,19 +231,19 @@ def event_ingest(*, request: InboundRequest) -> Intake:
     answered = AnswerExchange.objects.filter(webhook_id=request.webhook_id)
     if not facts.event_type and answered.exists():
         raise _webhook_id_reused(used_by="an answer_url request")
-    event, created = WebhookEvent.objects.get_or_create(
-        webhook_id=request.webhook_id,
-        defaults={
-            "event_type": facts.event_type,
-            "call_minivoice_id": facts.call_id,
-            "occurred_at": facts.occurred_at,
-            "headers": request.headers,
-            "raw_body": request.body_text,
-            "payload": payload,
-            "state": WebhookEvent.State.PENDING
+    event, created = _insert_once(
+        WebhookEvent(
+            webhook_id=request.webhook_id,
+            event_type=facts.event_type,
+            call_minivoice_id=facts.call_id,
+            occurred_at=facts.occurred_at,
+            headers=request.headers,
+            raw_body=request.body_text,
+            payload=payload,
+            state=WebhookEvent.State.PENDING
             if payload is not None
             else WebhookEvent.State.MALFORMED,
-        },
+        )
     )
     if not created:
         # A retry, or a copy sent twice: counted for support, stored once.
@@ -236,18 +251,35 @@ def event_ingest(*, request: InboundRequest) -> Intake:
     if not event.is_done:
         # After commit, so a worker never looks for a row not yet visible. Sending cannot
         # fail the request (see calls.dispatch): the stored row is what counts.
-        transaction.on_commit(partial(dispatch.send_event, event.pk))
+        transaction.on_commit(partial(dispatch.send_events, [event.pk]))
     return Intake(event=event, created=created)
 
 
-def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
-    """Hand to a worker again the events that need it; return how many were sent.
+def _insert_once(event: WebhookEvent) -> tuple[WebhookEvent, bool]:
+    """Store `event`, or find the one already stored with its webhook-id.
 
-    Two kinds: events pending for longer than `pending_for` (their task was lost: the
-    broker was down at intake, or a worker died mid-task), and failed events whose
-    retry is due (`WebhookEvent.record_failure` set when). Both are stamped before they
-    are sent, so one still in flight is not sent again before `pending_for` has passed.
-    Processing is idempotent, so a task that was merely slow costs one extra look.
+    One INSERT when it is new, which is nearly always: the unique webhook_id decides a
+    race, and its IntegrityError means "we have it". (get_or_create would SELECT first,
+    then open a transaction around the INSERT: four round trips on the hot path.) Inside
+    a transaction a savepoint keeps the failed INSERT from breaking it.
+    """
+    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
+    try:
+        with guard:
+            event.save(force_insert=True)
+    except IntegrityError:
+        return WebhookEvent.objects.get(webhook_id=event.webhook_id), False
+    return event, True
+
+
+def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
+    """Hand to a worker again the events that need it; return how many.
+
+    Two kinds: events pending for longer than `pending_for` (no worker took them: the
+    broker was down at intake, or a worker died mid-task), and failed events whose retry
+    is due (`WebhookEvent.record_failure` set when). Both are made pending and stamped,
+    so one still in flight is not sent again before `pending_for` has passed. Processing
+    is idempotent, so a worker that was merely slow costs one extra look.
     """
     now = timezone.now()
     due = WebhookEvent.objects.filter(
@@ -256,10 +288,11 @@ def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
     )
     event_ids = list(due.order_by("queued_at").values_list("pk", flat=True)[:limit])
     WebhookEvent.objects.filter(pk__in=event_ids, state__in=_REQUEUED_STATES).update(
-        queued_at=now, next_attempt_at=now + pending_for
+        state=WebhookEvent.State.PENDING, queued_at=now, next_attempt_at=None
     )
-    for event_id in event_ids:
-        dispatch.send_event(event_id)
+    if event_ids:
+        # Forced: a wake-up whose task was lost may still hold the flag (calls.dispatch).
+        dispatch.send_events(event_ids, force_wake=True)
     return len(event_ids)
 
 
@@ -283,6 +316,8 @@ def events_replay(*, events: QuerySet[WebhookEvent]) -> Replay:
     admin action, the `replay_events` command and the sweep's callers all come here.
     """
     now = timezone.now()
+    # Counted first: in-process mode has processed the replayed ones by the end.
+    already_done = events.filter(state__in=WebhookEvent.DONE_STATES).count()
     chosen = events.filter(state__in=WebhookEvent.REPLAYABLE_STATES)
     sent = list(chosen.order_by("received_at", "pk").values_list("pk", flat=True))
     for start in range(0, len(sent), 500):
@@ -291,9 +326,7 @@ def events_replay(*, events: QuerySet[WebhookEvent]) -> Replay:
             WebhookEvent.objects.filter(
                 pk__in=batch, state__in=WebhookEvent.REPLAYABLE_STATES
             ).update(state=WebhookEvent.State.PENDING, queued_at=now, next_attempt_at=None)
-            for event_id in batch:
-                transaction.on_commit(partial(dispatch.send_event, event_id))
-    already_done = events.filter(state__in=WebhookEvent.DONE_STATES).count()
+            transaction.on_commit(partial(dispatch.send_events, batch, force_wake=True))
     return Replay(sent=sent, already_done=already_done)
 
 
@@ -310,26 +343,79 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None or event.is_done:
             return event
-        if event.event_type not in contract.KNOWN_EVENTS:
-            event.state = WebhookEvent.State.IGNORED
-            event.error = ""
-        elif not event.call_minivoice_id:
-            event.state = WebhookEvent.State.IGNORED
-            problem = contract.read_event_facts(event.payload).call_id_problem
-            event.error = (
-                f"{problem} The event was applied to no call."
-                if problem
-                else "The event names no call id, so it was applied to no call."
-            )
-        else:
-            _apply_event(event)
-            event.state = WebhookEvent.State.PROCESSED
-            event.error = ""
-        event.attempts += 1
-        event.processed_at = timezone.now()
-        event.next_attempt_at = None
-        event.save(update_fields=["state", "error", "attempts", "processed_at", "next_attempt_at"])
+        _process_locked(event)
     return event
+
+
+def events_drain(*, limit: int = 10_000) -> int:
+    """Process pending events, oldest first, until none is left; return how many.
+
+    What a worker runs when intake wakes it (calls.dispatch). Each event is claimed with
+    SKIP LOCKED in a transaction of its own, so several drains share the work without
+    waiting on each other, and a worker that dies loses only the uncommitted event, which
+    stays pending. A failure is recorded on the event (its retry scheduled) and the drain
+    goes on with the next.
+    """
+    dispatch.wake_flag_clear()  # before looking: a delivery committed after this wakes again
+    processed = 0
+    while processed < limit:
+        with transaction.atomic():
+            event = (
+                WebhookEvent.objects.select_for_update(skip_locked=True)
+                .filter(state=WebhookEvent.State.PENDING)
+                .order_by("queued_at")  # the partial index on unfinished events
+                .first()
+            )
+            if event is None:
+                return processed
+            try:
+                with transaction.atomic():  # a failure undoes the effects, keeps the lock
+                    _process_locked(event)
+            except Exception:
+                _fail_locked(event, error=traceback.format_exc())
+        processed += 1
+    dispatch.wake_workers(force=True)  # more may be waiting: another drain takes over
+    return processed
+
+
+def _process_locked(event: WebhookEvent) -> None:
+    """Apply a locked, unfinished event and mark it done, in the caller's transaction."""
+    if event.event_type not in contract.KNOWN_EVENTS:
+        event.state = WebhookEvent.State.IGNORED
+        event.error = ""
+    elif not event.call_minivoice_id:
+        event.state = WebhookEvent.State.IGNORED
+        problem = contract.read_event_facts(event.payload).call_id_problem
+        event.error = (
+            f"{problem} The event was applied to no call."
+            if problem
+            else "The event names no call id, so it was applied to no call."
+        )
+    else:
+        _apply_event(event)
+        event.state = WebhookEvent.State.PROCESSED
+        event.error = ""
+    event.attempts += 1
+    event.processed_at = timezone.now()
+    event.next_attempt_at = None
+    event.save(update_fields=["state", "error", "attempts", "processed_at", "next_attempt_at"])
+    # After commit: the event is applied whatever the checks do (a rolled-back savepoint
+    # drops this too, so a failed try is checked by _fail_locked instead).
+    transaction.on_commit(partial(_check_problems, event))
+
+
+def _check_problems(event: WebhookEvent) -> None:
+    """Store the call's problems as its events now show them.
+
+    After the event's own commit: the event is applied whatever the checks do, and a
+    check that fails is logged for a person rather than failing the event.
+    """
+    if not event.call_minivoice_id or event.state == WebhookEvent.State.IGNORED:
+        return  # nothing was applied, so no verdict can have changed
+    try:
+        call_problems_refresh(call_id=event.call_minivoice_id)
+    except Exception:
+        logger.exception("Checking call %s for problems failed", event.call_minivoice_id)
 
 
 def event_mark_failed(*, event_id: int, error: str) -> WebhookEvent | None:
@@ -339,19 +425,35 @@ def event_mark_failed(*, event_id: int, error: str) -> WebhookEvent | None:
         event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None or event.is_done:  # another worker finished it meanwhile
             return event
-        event.record_failure(
-            error=error,
-            now=timezone.now(),
-            retry_for=timedelta(hours=settings.MINIVOICE_EVENT_RETRY_HOURS),
-        )
-        event.save(update_fields=["state", "error", "attempts", "next_attempt_at"])
+        _fail_locked(event, error=error)
     return event
 
 
+def _fail_locked(event: WebhookEvent, *, error: str) -> None:
+    event.record_failure(
+        error=error,
+        now=timezone.now(),
+        retry_for=timedelta(hours=settings.MINIVOICE_EVENT_RETRY_HOURS),
+    )
+    event.save(update_fields=["state", "error", "attempts", "next_attempt_at"])
+    transaction.on_commit(partial(_check_problems, event))
+
+
 def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:
-    """The call with this MiniVoice id, created if new, locked for this transaction."""
-    call, _ = Call.objects.get_or_create(minivoice_id=call_id, defaults=defaults or {})
-    return Call.objects.select_for_update().get(pk=call.pk)
+    """The call with this MiniVoice id, created if new, locked for this transaction.
+
+    Locked first: most calls exist already (events arrive before the answer_url request,
+    and there are several of each). A new one is inserted in a savepoint, and a row we
+    inserted is ours until commit; if another transaction inserted it first, lock that.
+    """
+    call = Call.objects.select_for_update().filter(minivoice_id=call_id).first()
+    if call is not None:
+        return call
+    try:
+        with transaction.atomic():
+            return Call.objects.create(minivoice_id=call_id, **(defaults or {}))
+    except IntegrityError:
+        return Call.objects.select_for_update().get(minivoice_id=call_id)
 
 
 def _apply_event(event: WebhookEvent) -> None:
@@ -386,8 +488,12 @@ def _apply_event(event: WebhookEvent) -> None:
     step = event_step(event.event_type, data)
     if step:
         call.note_step(step, at)
-    if call.ended_at and call.last_step_at and call.last_step_at > call.ended_at:
-        # The end arrived after news from later on (delivery order is not event order):
-        # the caller's last step is the latest one up to the end.
-        call.last_step, call.last_step_at = call_last_step_before(call=call, moment=call.ended_at)
+    if call.ended_at and (event.event_type == contract.CALL_COMPLETED or at <= call.ended_at):
+        # The end is the call's last step, and says how far the caller got before it. It
+        # is worked out again from the log because delivery order is not event order: news
+        # from before the end can arrive after it, and news of the end's own instant
+        # (call.answered in the same second) comes before it: the end wins a tie.
+        before, _ = call_last_step_before(call=call, moment=call.ended_at)
+        call.last_step = end_step(call.get_final_status_display(), before)
+        call.last_step_at = call.ended_at
     call.save()

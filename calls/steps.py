@@ -26,6 +26,12 @@ def exchange_step(exchange: AnswerExchange) -> str | None:
     return answer_step(exchange.flow, json.loads(exchange.response_body))
 
 
+def end_step(final_status: str, before: str) -> str:
+    """The step of an ended call: the end, and how far the caller got before it."""
+    ended = f"Call ended ({final_status.lower()})" if final_status else "Call ended"
+    return f"{ended} after: {before}"[:255] if before else ended
+
+
 def event_step(event_type: str, data: Mapping) -> str | None:
     """The step a webhook event marks; None for events that are not caller progress."""
     if event_type == contract.ANSWER_URL_FAILED:

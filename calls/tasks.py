@@ -12,11 +12,19 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from calls.services import event_mark_failed, event_process, events_requeue_due
+from calls.services import event_mark_failed, event_process, events_drain, events_requeue_due
+from calls.timeline.alerts import problems_alert
+from calls.timeline.sweep import calls_check_overdue
 
 # Pending this long with no worker finishing it: its task was lost (broker down at
 # intake, a message dropped, a worker killed), so the sweep hands it over again.
 PENDING_TOO_LONG = timedelta(minutes=2)
+
+
+@shared_task(acks_late=True)
+def drain_pending_events() -> int:
+    """Process pending events until none is left: what intake wakes (calls.dispatch)."""
+    return events_drain()
 
 
 @shared_task(acks_late=True)
@@ -32,3 +40,15 @@ def process_webhook_event(event_id: int) -> None:
 def requeue_due_events() -> int:
     """Run by beat every minute: lost tasks and due retries go to a worker again."""
     return events_requeue_due(pending_for=PENDING_TOO_LONG)
+
+
+@shared_task
+def check_overdue_calls() -> int:
+    """Run by beat every minute: problems that only time passing can reveal."""
+    return calls_check_overdue()
+
+
+@shared_task
+def send_problem_alerts(problem_ids: list[int]) -> None:
+    """Tell support about newly found problems (email and/or chat webhook)."""
+    problems_alert(problem_ids=problem_ids)

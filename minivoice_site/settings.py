@@ -165,6 +165,8 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "requeue-due-events": {"task": "calls.tasks.requeue_due_events", "schedule": 60.0},
+    # Problems only time passing can reveal (a recording that never completed, ...).
+    "check-overdue-calls": {"task": "calls.tasks.check_overdue_calls", "schedule": 60.0},
 }
 # How long a client may take to send a request's body under gunicorn (minivoice_site/wsgi.py).
 REQUEST_READ_TIMEOUT_SECONDS = envint("REQUEST_READ_TIMEOUT_SECONDS", 5, minimum=1)
@@ -172,6 +174,39 @@ REQUEST_READ_TIMEOUT_SECONDS = envint("REQUEST_READ_TIMEOUT_SECONDS", 5, minimum
 BROKER_PUBLISH_TIMEOUT_SECONDS = envint("BROKER_PUBLISH_TIMEOUT_MS", 300, minimum=10) / 1000
 # How long a failing event is retried (with back-off) before it is marked "gave up".
 MINIVOICE_EVENT_RETRY_HOURS = envint("MINIVOICE_EVENT_RETRY_HOURS", 24, minimum=1)
+
+# Problem checks (calls.timeline.problems). Grace periods run on MiniVoice's clock.
+# How long after we return start_recording MiniVoice has to report it started or failed.
+MINIVOICE_RECORDING_START_GRACE_SECONDS = envint(
+    "MINIVOICE_RECORDING_START_GRACE_SECONDS", 120, minimum=1
+)
+# How long after a call ends its recording has to complete or fail.
+MINIVOICE_RECORDING_COMPLETE_GRACE_SECONDS = envint(
+    "MINIVOICE_RECORDING_COMPLETE_GRACE_SECONDS", 900, minimum=1
+)
+# How long after MiniVoice reports a call answered it has to ask our answer_url.
+MINIVOICE_ANSWER_URL_GRACE_SECONDS = envint("MINIVOICE_ANSWER_URL_GRACE_SECONDS", 60, minimum=1)
+# A call still in progress this long after it began is stuck.
+MINIVOICE_CALL_STUCK_HOURS = envint("MINIVOICE_CALL_STUCK_HOURS", 4, minimum=1)
+
+# Alerts (calls.timeline.alerts): off until codes and a destination are set.
+MINIVOICE_ALERT_CODES = envlist("MINIVOICE_ALERT_CODES")
+MINIVOICE_ALERT_EMAILS = envlist("MINIVOICE_ALERT_EMAILS")
+MINIVOICE_ALERT_WEBHOOK_URL = envstr("MINIVOICE_ALERT_WEBHOOK_URL")
+if MINIVOICE_ALERT_WEBHOOK_URL and not MINIVOICE_ALERT_WEBHOOK_URL.startswith(
+    ("http://", "https://")
+):
+    raise ImproperlyConfigured("MINIVOICE_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+MINIVOICE_ALERT_MAX_PER_HOUR = envint("MINIVOICE_ALERT_MAX_PER_HOUR", 30, minimum=1)
+# Where support opens the admin: alerts link to a call's page under it.
+MINIVOICE_SUPPORT_BASE_URL = envstr("MINIVOICE_SUPPORT_BASE_URL")
+# Django's mail settings, for email alerts.
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "minivoice-support@localhost")
 
 # MiniVoice: webhook secrets (space-separated during a rotation). A laptop without one
 # uses the secret `manage.py dev_setup` generated into var/ (git-ignored).

@@ -7,6 +7,8 @@ from django.views.generic import RedirectView
 admin.site.site_header = "MiniVoice support"
 admin.site.site_title = "MiniVoice support"
 admin.site.index_title = "Calls, recordings and what MiniVoice told us"
+# The lists and the call's timeline need the width; the breadcrumbs lead back.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("minivoice/", include("calls.urls")),

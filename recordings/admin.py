@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
-from calls.admin import ReadOnlyAdmin
+from calls.admin.base import ReadOnlyAdmin, timestamp
+from calls.admin.filters import DateRangeFilter, WhenFilter
 from recordings.models import Recording
 
 
@@ -10,15 +13,42 @@ from recordings.models import Recording
 class RecordingAdmin(ReadOnlyAdmin):
     list_display = [
         "__str__",
-        "call",
+        "call_link",
         "status",
         "duration_seconds",
         "format",
-        "started_at",
-        "completed_at",
+        "started",
+        "finished",
         "failure_reason",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", WhenFilter, DateRangeFilter]
     list_select_related = ["call"]
     search_fields = ["=minivoice_id", "=call__minivoice_id"]
     search_help_text = "A recording id or call id, exactly as MiniVoice sent it."
+    show_facets = admin.ShowFacets.NEVER
+    fields = [
+        "minivoice_id",
+        "call_link",
+        "status",
+        "started",
+        "finished",
+        "duration_seconds",
+        "url",
+        "format",
+        "size_bytes",
+        "failure_reason",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Call", ordering="call__minivoice_id")
+    def call_link(self, recording: Recording) -> str:
+        url = reverse("admin:calls_call_change", args=[recording.call_id])
+        return format_html('<a href="{}">{}</a>', url, recording.call.minivoice_id)
+
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, recording: Recording) -> str:
+        return timestamp(recording.started_at)
+
+    @admin.display(description="Completed or failed")
+    def finished(self, recording: Recording) -> str:
+        return timestamp(recording.completed_at or recording.failed_at)

@@ -47,7 +47,11 @@ class Recording(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["call", "created_at"])]
+        indexes = [
+            models.Index(fields=["call", "created_at"]),
+            # The dashboard's outcomes and the list filtered by status, newest first.
+            models.Index(fields=["status", "-created_at"], name="recordings_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.minivoice_id or f"failed recording of {self.call_id}"

@@ -197,7 +197,10 @@ def test_call_page_links_to_its_own_events_and_exchanges(
     ("changelist", "query", "expected"),
     [
         ("admin:calls_call_changelist", "call_123", {"call_123"}),
-        ("admin:calls_call_changelist", "CALL_456", {"call_456"}),
+        # Ids are matched exactly (an index lookup at any size): MiniVoice's are
+        # case-sensitive, so a differently-cased id is another call.
+        ("admin:calls_call_changelist", "CALL_456", set()),
+        ("admin:calls_call_changelist", "call_456", {"call_456"}),
         ("admin:calls_call_changelist", "rec_bbb", {"call_456"}),
         ("admin:calls_call_changelist", "+44123450", {"call_123"}),
         ("admin:calls_call_changelist", "call_1", set()),
@@ -329,7 +332,7 @@ def test_nobody_can_delete_rows(support_client, calls, model):
         reverse(f"admin:{model}_changelist"),
         {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"},
     )
-    assert changelist.status_code in (200, 302)
+    assert changelist.status_code == 403
     assert type(obj).objects.filter(pk=obj.pk).exists()
 
 
@@ -439,7 +442,10 @@ def test_exchange_list_shows_the_call_id_of_a_fallback_exchange(admin_client, fa
     response = admin_client.get(reverse("admin:calls_answerexchange_changelist"))
 
     assert listed(response) == {"call_fallback"}
-    assert '<td class="field-call_minivoice_id">call_fallback</td>' in response.content.decode()
+    # No Call row: the link goes by id (to the call's events until a call exists).
+    assert '<td class="field-call_link"><a href="/admin/calls/call/by-id/?id=call_fallback">' in (
+        response.content.decode()
+    )
     assert fallback_exchange.call is None
     assert fallback_exchange.call_minivoice_id == "call_fallback"
 

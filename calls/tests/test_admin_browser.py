@@ -1,20 +1,28 @@
-"""Support staff's path through the admin, in a real browser (Debian's Chromium).
+"""Support staff's path through the admin, in a real browser (Debian's Chromium) against a
+live server: a member of the Support group signs in, finds a call, reads its story, gets
+from the dashboard to a failed recording's call, and can change nothing.
 
-A person signs in, finds a call by its id, reads its recording and opens the events
-MiniVoice sent about it.
+Screenshots of the call page and the dashboard at 1400 px land in artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import uuid
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 
-from conftest import WEBHOOK_URL, minivoice_event, signed
+from calls.models import Call, WebhookEvent
+from calls.signatures import signed_headers
+from calls.tests.console_data import PASSWORD, send_call, support_member
+from conftest import TEST_SECRET, WEBHOOK_URL, minivoice_event
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Flags for a sandboxed, offline machine: no phoning home, no GPU, root allowed.
@@ -27,6 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
+
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -37,7 +48,7 @@ def page(monkeypatch, tmp_path):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(15_000)
         try:
             yield page
@@ -47,53 +58,231 @@ def page(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def support_user(transactional_db):
-    return get_user_model().objects.create_superuser("support", password="a-long-passphrase")
+def calls(transactional_db, post_answer, post_webhook) -> dict[str, Call]:
+    """Three calls of today: one whose recording never completed, one whose recording
+    failed, one that went well; and a member of Support."""
+    support_member("sam")
+    return {
+        call_id: send_call(post_answer, post_webhook, call_id=call_id, recording=recording)
+        for call_id, recording in [
+            ("call_unfinished", "never_completed"),
+            ("call_failedrec", "failed"),
+            ("call_fine", "completed"),
+        ]
+    }
 
 
-def _deliver(payload: dict) -> None:
-    body = json.dumps(payload).encode()
-    response = Client().post(
-        WEBHOOK_URL, data=body, content_type="application/json", **signed(body)
-    )
-    assert response.status_code == 202, response.content
-
-
-@pytest.fixture
-def call_with_a_recording(transactional_db):
-    _deliver(minivoice_event("recording.started", recording_id="rec_call_123", status="started"))
-    _deliver(
-        minivoice_event(
-            "recording.completed",
-            created_at="2026-05-29T12:00:40Z",
-            recording_id="rec_call_123",
-            status="completed",
-            duration_seconds=28,
-        )
-    )
-
-
-@pytest.mark.django_db(transaction=True)
-def test_support_finds_a_call_and_reads_its_recording_and_events(
-    support_user, call_with_a_recording, live_server, page: Page
-):
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", "support")
-    page.fill("#id_password", "a-long-passphrase")
+def _sign_in(page: Page, live_server) -> None:
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", "sam")
+    page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     expect(page.locator("#site-name")).to_contain_text("MiniVoice support")
 
+
+def test_support_finds_a_call_by_id_and_reads_its_story(calls, live_server, page: Page):
+    _sign_in(page, live_server)
+
     page.locator("#calls-call").get_by_role("link", name="Calls").click()
-    page.fill("#searchbar", "rec_call_123")  # a recording id finds its call
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "call-list.png", full_page=True)
+    # Every column fits: neither the page nor the list scrolls sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    results = page.locator("#changelist .results")
+    assert results.evaluate("box => box.scrollWidth <= box.clientWidth")
+    page.fill("#searchbar", "call_unfinished")
     page.press("#searchbar", "Enter")
-    page.click("#result_list >> text=call_123")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    page.click("#result_list >> text=call_unfinished")
 
-    recordings = page.locator(".inline-group")
-    expect(recordings).to_contain_text("rec_call_123")
-    expect(recordings).to_contain_text("Completed")
+    banner = page.locator("#mv-problems")
+    expect(banner).to_contain_text("What went wrong on this call")
+    expect(banner).to_contain_text("Recording never completed")
+    expect(page.locator("#mv-story")).to_contain_text(
+        "+15550100 called +15550199 on 2026-05-29 at 12:00:00 UTC"
+    )
+    expect(page.locator("#mv-story")).to_contain_text("before the recording completed")
+    chart = page.locator("svg.mv-lanes")
+    expect(chart).to_be_visible()
+    expect(chart).to_contain_text("Recordings")
+    expect(chart).to_contain_text("started, never completed")
+    offsets = page.locator("#mv-entries .mv-offset").all_inner_texts()
+    seconds = [float(text.strip("+ s")) for text in offsets]
+    assert seconds == sorted(seconds) and len(seconds) == 9
+    titles = page.locator("#mv-entries .mv-title").all_inner_texts()
+    assert titles[0] == "initiated" and titles[-1] == "ended: completed"
+    assert "recording.started" in titles
 
-    page.click("text=2 event(s)")
-    rows = page.locator("#result_list tbody tr")
-    expect(rows).to_have_count(2)
-    expect(page.locator("#result_list")).to_contain_text("recording.completed")
-    expect(page.locator("#result_list")).to_contain_text("Processed")
+    # The exact JSON is one click away, laid out as JSON.
+    page.locator("#mv-entries details").first.locator("summary").click()
+    expect(page.locator("#mv-entries details[open] pre").first).to_contain_text('"event"')
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("details[open] summary").first.click()  # closed again for the picture
+    page.screenshot(path=ARTIFACTS / "call-page.png", full_page=True)
+
+    # The logs fit the window too.
+    for name in ["webhookevent", "answerexchange"]:
+        page.goto(live_server.url + reverse(f"admin:calls_{name}_changelist"))
+        page.screenshot(path=ARTIFACTS / f"{name}-list.png", full_page=True)
+        results = page.locator("#changelist .results")
+        assert results.evaluate("box => box.scrollWidth <= box.clientWidth"), name
+
+
+def test_support_gets_from_the_dashboard_to_a_failed_recordings_call_in_three_clicks(
+    calls, live_server, page: Page
+):
+    _sign_in(page, live_server)
+    dashboard = page.locator("#mv-dashboard")
+    expect(dashboard).to_contain_text("Recordings failed")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
+
+    page.locator("#mv-period-24h").get_by_role("link", name="Recordings failed").click()  # 1
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    page.locator("#result_list").get_by_role("link", name="call_failedrec", exact=True).click()  # 2
+
+    expect(page.locator("#mv-problems")).to_contain_text("Recording failed")
+    expect(page.locator("#mv-problems")).to_contain_text("storage unavailable")
+    assert page.url.endswith(reverse("admin:calls_call_change", args=[calls["call_failedrec"].pk]))
+
+
+@pytest.fixture
+def given_up(calls) -> WebhookEvent:
+    """One of call_failedrec's events, given up after failing: replayable, if allowed."""
+    event = WebhookEvent.objects.filter(call_minivoice_id="call_failedrec").first()
+    WebhookEvent.objects.filter(pk=event.pk).update(state=WebhookEvent.State.GAVE_UP)
+    return event
+
+
+def test_a_support_member_can_change_delete_and_replay_nothing(
+    calls, given_up, live_server, page: Page
+):
+    _sign_in(page, live_server)
+    call, event = calls["call_failedrec"], given_up
+
+    page.goto(live_server.url + reverse("admin:calls_call_change", args=[call.pk]))
+    expect(page.locator("input[name=_save]")).to_have_count(0)
+    expect(page.locator("a.deletelink")).to_have_count(0)
+    page.goto(live_server.url + reverse("admin:calls_webhookevent_changelist"))
+    expect(page.locator("select[name=action]")).to_have_count(0)
+
+    for url in [
+        reverse("admin:calls_call_delete", args=[call.pk]),
+        reverse("admin:calls_webhookevent_delete", args=[event.pk]),
+        reverse("admin:calls_call_add"),
+    ]:
+        assert page.goto(live_server.url + url).status == 403
+
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    posts = [
+        (reverse("admin:calls_webhookevent_changelist"), {"action": "replay_events"}, event.pk),
+        (reverse("admin:calls_call_changelist"), {"action": "replay_call_events"}, call.pk),
+        (reverse("admin:calls_call_changelist"), {"action": "delete_selected"}, call.pk),
+    ]
+    for url, form, pk in posts:
+        response = page.request.post(
+            live_server.url + url,
+            form={**form, "_selected_action": str(pk), "csrfmiddlewaretoken": csrf},
+            headers={"Referer": live_server.url + url},
+        )
+        assert response.status == 403, (url, form)
+    change = page.request.post(
+        live_server.url + reverse("admin:calls_call_change", args=[call.pk]),
+        form={"status": "in_progress", "_save": "Save", "csrfmiddlewaretoken": csrf},
+        headers={"Referer": live_server.url},
+    )
+    assert change.status == 403
+
+    # Read back through the admin (no query from inside the browser's event loop).
+    page.goto(live_server.url + reverse("admin:calls_webhookevent_change", args=[event.pk]))
+    expect(page.locator(".field-state")).to_contain_text("Gave up")
+    page.goto(live_server.url + reverse("admin:calls_call_change", args=[call.pk]))
+    expect(page.locator(".field-status_shown")).to_contain_text("Ended: completed")
+
+
+@pytest.fixture
+def two_hours(transactional_db, post_answer, post_webhook) -> Call:
+    """A 2-hour call whose recording completed, with a key press every 5 seconds."""
+    support_member("sam")
+    call = send_call(
+        post_answer, post_webhook, call_id="call_long", recording="completed", ends_at=7200
+    )
+    WebhookEvent.objects.bulk_create(
+        WebhookEvent(
+            webhook_id=f"msg_dtmf_{second}",
+            event_type="dtmf.received",
+            call_minivoice_id="call_long",
+            occurred_at=call.started_at + timedelta(seconds=second),
+            received_at=call.started_at + timedelta(seconds=second),
+            raw_body="{}",
+            payload={},
+            state=WebhookEvent.State.IGNORED,
+        )
+        for second in range(5, 7200, 5)
+    )
+    return call
+
+
+def test_a_2_hour_call_reads_as_well_as_a_short_one(two_hours, live_server, page: Page):
+    _sign_in(page, live_server)
+    page.goto(live_server.url + reverse("admin:calls_call_change", args=[two_hours.pk]))
+
+    chart = page.locator("svg.mv-lanes")
+    expect(chart).to_contain_text("+1 h")
+    expect(chart).to_contain_text("+2 h")
+    expect(chart).to_contain_text("recorded 7197 s")
+    expect(page.locator(".mv-gap")).to_contain_text("more event(s) here")
+    expect(page.locator("#mv-story")).to_contain_text("the call ended at +2 h 0 min")
+    ARTIFACTS.mkdir(exist_ok=True)
+    chart.screenshot(path=ARTIFACTS / "lanes-2h.png")
+
+
+def _deliver_to(live_server, page: Page, payload: dict) -> None:
+    """A signed webhook to the live server, as MiniVoice sends it (while the page is open)."""
+    body = json.dumps(payload).encode()
+    headers = signed_headers(body=body, secret=TEST_SECRET, webhook_id=f"msg_{uuid.uuid4().hex}")
+    response = page.request.post(
+        live_server.url + WEBHOOK_URL,
+        data=body,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert response.status == 202, response.text()
+
+
+@pytest.fixture
+def going_on(transactional_db, post_answer, post_webhook) -> Call:
+    """Began a few seconds ago and answered; still in progress."""
+    support_member("sam")
+    began = (timezone.now() - timedelta(seconds=5)).isoformat()
+    post_webhook(minivoice_event("call.initiated", call_id="call_live", created_at=began))
+    post_answer({"call": {"id": "call_live"}, "variables": {}, "created_at": began})
+    post_webhook(minivoice_event("call.answered", call_id="call_live", created_at=began))
+    return Call.objects.get(minivoice_id="call_live")
+
+
+def test_a_call_in_progress_updates_itself_and_stops_when_it_ends(
+    going_on, live_server, page: Page, monkeypatch
+):
+    monkeypatch.setattr("calls.admin.views.POLL_EVERY_MS", 300)
+    _sign_in(page, live_server)
+    page.goto(live_server.url + reverse("admin:calls_call_change", args=[going_on.pk]))
+    expect(page.locator("#mv-problems")).to_contain_text("This call is still going on")
+    entries = page.locator("#mv-entries")
+    expect(entries).not_to_contain_text("recording.started")
+
+    now = timezone.now().isoformat()
+    _deliver_to(
+        live_server,
+        page,
+        minivoice_event(
+            "recording.started", call_id="call_live", created_at=now, recording_id="rec_live"
+        ),
+    )
+    expect(entries).to_contain_text("recording.started")  # no reload: the page asked
+
+    ended = minivoice_event("call.completed", call_id="call_live", created_at=now)
+    _deliver_to(live_server, page, ended)
+    expect(entries).to_contain_text("call.completed")
+    expect(page.locator("#mv-timeline")).to_have_attribute("data-live", "ended")
+    expect(page.locator("#mv-problems")).not_to_contain_text("still going on")

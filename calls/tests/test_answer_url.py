@@ -16,8 +16,8 @@ from django.db import OperationalError
 from calls import contract, flows
 from calls.actions import action_name, validate_payload
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.selectors import call_timeline
 from calls.tests.test_contract import HOSTILE_JSON
+from calls.timeline import call_timeline
 from conftest import ANSWER_URL, OTHER_SECRET, WEBHOOK_URL, minivoice_event, signed
 
 CREATED_AT = datetime(2026, 5, 29, 12, 0, tzinfo=UTC)

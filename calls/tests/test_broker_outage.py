@@ -10,118 +10,19 @@ the sweep or a retry takes it later.
 from __future__ import annotations
 
 import logging
-import shutil
-import socket
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from calls import dispatch, tasks
+from calls import tasks
 from calls.models import Call, WebhookEvent
-from calls.services import events_requeue_due
+from calls.services import events_drain, events_requeue_due
 from conftest import minivoice_event
 from minivoice_site.celery import app as celery_app
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def use_broker(monkeypatch):
-    """Send tasks to the broker at a URL (not in-process), for this test only."""
-    conf = celery_app.conf
-    previous = conf.CELERY_BROKER_URL, conf.CELERY_TASK_ALWAYS_EAGER
-
-    def use(url: str) -> None:
-        # Celery's broker_url prefers the environment variable over any setting.
-        monkeypatch.setenv("CELERY_BROKER_URL", url)
-        conf.CELERY_BROKER_URL = url
-        conf.CELERY_TASK_ALWAYS_EAGER = False
-
-    yield use
-    conf.CELERY_BROKER_URL, conf.CELERY_TASK_ALWAYS_EAGER = previous
-    dispatch._drop_publishing_connection()
-
-
-@pytest.fixture
-def silent_broker() -> Iterator[str]:
-    """A broker address that accepts connections and never says a word."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    stop.set()
-    thread.join()
-    for client in accepted:
-        client.close()
-    listener.close()
-
-
-class OwnRedis:
-    """A redis-server of the test's own, on a free port, that can be stopped."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        command = [
-            shutil.which("redis-server") or "redis-server",
-            "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.command("PING") == "+PONG":
-                return
-            time.sleep(0.05)
-        pytest.fail("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def command(self, *words: str) -> str:
-        """One command in Redis's inline protocol; the first line of the answer."""
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as client:
-                client.sendall(" ".join(words).encode() + b"\r\n")
-                return client.recv(65536).decode().split("\r\n")[0]
-        except OSError:
-            return ""
-
-
-@pytest.fixture
-def own_redis() -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed (Debian package redis-server)")
-    redis = OwnRedis()
-    redis.start()
-    yield redis
-    redis.stop()
 
 
 def _deliver_within(post_webhook, payload: dict, *, seconds: float):
@@ -187,8 +88,11 @@ def test_deliveries_while_the_broker_is_down_are_processed_once_it_is_back(
     own_redis.start()
     WebhookEvent.objects.update(queued_at=timezone.now() - tasks.PENDING_TOO_LONG * 2)
     assert events_requeue_due(pending_for=tasks.PENDING_TOO_LONG) == 3
-    # The sweep's messages reached the broker that is back: three tasks wait there.
-    assert own_redis.command("LLEN", "celery") == ":3"
+    # The sweep's wake-up reached the broker that is back: one drain task for all three.
+    assert own_redis.command("LLEN", "celery") == ":1"
+    assert events_drain() == 3  # what the worker runs when it takes that task
+    assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"processed"}
+    assert Call.objects.count() == 3
 
 
 # -- Processing failures -------------------------------------------------------------------

@@ -99,7 +99,8 @@ def test_json_is_one_object_with_call_recordings_and_entries(deliver, post_answe
     assert recording["recording_id"] == "rec_call_123"
     assert recording["status"] == "completed"
     assert recording["duration_seconds"] == 27
-    entries = document["entries"]
+    # The call's own status and its recordings are entries too; these are the exchanges.
+    entries = [e for e in document["entries"] if e["kind"] in ("answer_url", "webhook")]
     assert [entry["kind"] for entry in entries] == ["answer_url", "webhook", "webhook"]
     assert [parse_datetime(entry["at"]).isoformat() for entry in entries] == [
         "2026-05-29T12:00:05+00:00",
@@ -121,6 +122,7 @@ def test_entries_are_in_time_order_when_delivered_out_of_order(deliver, post_ans
     post_answer({"call": {"id": "call_123"}, "created_at": "2026-05-29T12:00:05Z"})
 
     entries = json.loads(timeline("call_123", "--json"))["entries"]
+    entries = [e for e in entries if e["kind"] in ("answer_url", "webhook")]
     text = timeline("call_123")
 
     assert [entry["kind"] for entry in entries] == ["answer_url", "webhook", "webhook"]
@@ -256,3 +258,51 @@ def test_call_id_with_an_undecodable_byte_from_the_command_line_fails_without_tr
     assert "'\\udcff' is not a call id" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.django_db
+def test_text_opens_with_the_story_and_gives_each_entry_its_offset_and_time_zone(
+    deliver, post_answer
+):
+    post_answer({"call": {"id": "call_123"}, "created_at": "2026-05-29T12:00:02Z"})
+    webhook_id = send_started(deliver)  # 12:00:12, ten seconds after the start
+
+    lines = timeline("call_123").splitlines()
+
+    # A call from May still in progress is stuck: problems first, then the story.
+    assert lines[0] == "Problems (1)"
+    assert "call_stuck" in lines[1]
+    assert lines[3].startswith("Call call_123 on 2026-05-29 at 12:00:02 UTC; was answered at")
+    [line] = [line for line in lines if webhook_id in line]
+    assert "+10.0 s  2026-05-29 12:00:12 UTC  webhook     recording.started" in line
+
+
+@pytest.mark.django_db
+def test_a_long_call_prints_its_first_and_last_events_and_says_how_many_are_left_out(deliver):
+    for second in range(10):
+        deliver("call.ringing", f"2026-05-29T12:00:{second:02}Z")
+
+    text = timeline("call_123", "--max-events", "4")
+    document = json.loads(timeline("call_123", "--json", "--max-events", "4"))
+
+    assert "… 6 more event(s) not shown" in text
+    assert document["hidden_entries"] == 6
+    events = [entry["at"] for entry in document["entries"] if entry["kind"] == "webhook"]
+    assert [parse_datetime(at).second for at in events] == [0, 1, 8, 9]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["1", "0", "-5"])
+def test_too_few_max_events_is_a_command_error(deliver, value):
+    send_started(deliver)
+
+    with pytest.raises(CommandError, match="--max-events must be at least 2"):
+        timeline("call_123", "--max-events", value)
+
+
+def test_max_events_that_is_not_a_number_fails_in_one_line(tmp_path):
+    result = manage("call_timeline", "call_123", "--max-events", "many", database=tmp_path / "db")
+
+    assert result.returncode != 0
+    assert "--max-events: invalid int value: 'many'" in result.stderr
+    assert "Traceback" not in result.stderr

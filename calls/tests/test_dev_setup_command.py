@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import stat
+import subprocess
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -190,3 +194,79 @@ def test_secret_from_the_environment_is_reported_whatever_is_at_the_file_path(
 
     assert "Webhook secret: already set (MINIVOICE_WEBHOOK_SECRET)." in output
     assert sorted(tmp_path.rglob("*")) == before
+
+
+# -- `make run` as a newcomer sees it -------------------------------------------------------
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+SECRET_WARNING = "MINIVOICE_WEBHOOK_SECRET is not set"
+
+
+@pytest.fixture
+def fresh_checkout(tmp_path):
+    """A copy of the checkout with no var/ yet, sharing the virtualenv."""
+    checkout = tmp_path / "checkout"
+    files = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=BASE_DIR, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, files):
+        if (BASE_DIR / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(BASE_DIR / name, checkout / name)
+    (checkout / ".venv").symlink_to((BASE_DIR / ".venv").resolve())
+    return checkout
+
+
+def make_run(checkout: Path) -> str:
+    """What `make run` prints before the server starts (the server itself is left out)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIVOICE_", "CELERY_"))}
+    env["DATABASE_URL"] = f"sqlite:///{checkout / 'db.sqlite3'}"
+    # -n lists the recipe; -o: the virtualenv is there already, whatever the copies' times.
+    recipe = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "run"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert "runserver" in recipe[-1]
+    output = ""
+    for line in recipe[:-1]:
+        result = subprocess.run(
+            line, shell=True, cwd=checkout, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        output += result.stdout + result.stderr
+    return output
+
+
+def test_first_make_run_warns_of_no_missing_secret_and_names_the_new_account(fresh_checkout):
+    output = make_run(fresh_checkout)
+
+    assert SECRET_WARNING not in output
+    assert "Webhook secret: generated into" in output
+    assert CREDENTIALS.search(output)
+    assert "(sign in with the user and password above)" in output
+    assert (fresh_checkout / "var" / "dev-webhook-secret").is_file()
+
+
+def test_later_make_run_prints_no_password_and_does_not_claim_one_above(fresh_checkout):
+    make_run(fresh_checkout)
+
+    output = make_run(fresh_checkout)
+
+    assert SECRET_WARNING not in output
+    assert not CREDENTIALS.search(output)
+    assert "password above" not in output
+    assert "Admin:    http://127.0.0.1:8000/admin/   (sign in as your superuser)" in output
+
+
+def test_secret_only_needs_no_database_and_creates_no_admin(secret_file):
+    # No django_db mark: touching the database here would fail the test.
+    out = StringIO()
+    call_command("dev_setup", "--secret-only", stdout=out)
+
+    assert "generated into" in out.getvalue()
+    assert "Admin" not in out.getvalue()

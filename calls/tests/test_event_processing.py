@@ -14,9 +14,9 @@ import pytest
 
 from calls import services
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.selectors import call_timeline
 from calls.services import event_mark_failed, event_process
 from calls.tasks import process_webhook_event
+from calls.timeline import call_timeline
 from conftest import minivoice_event
 from recordings.models import Recording
 
@@ -246,7 +246,10 @@ def test_answer_url_request_dated_after_the_end_leaves_the_last_step(answer, del
     answer(second=40)
 
     call = call_123()
-    assert (call.last_step, call.last_step_at) == ("Answered", moment(5))
+    assert (call.last_step, call.last_step_at) == (
+        "Call ended (completed) after: Answered",
+        moment(30),
+    )
     assert (call.status, call.answered_at, call.ended_at) == ("ended", moment(5), moment(30))
     exchange = AnswerExchange.objects.get()  # still logged against the call
     assert (exchange.call, exchange.occurred_at) == (call, moment(40))
@@ -343,9 +346,50 @@ def test_event_after_the_call_ended_leaves_the_last_step(answer, deliver, delive
         deliver(event_type, **events[event_type])
 
     call = call_123()
-    assert call.last_step.startswith("Flow 'default'")
-    assert call.last_step_at == moment(5)
+    assert call.last_step.startswith("Call ended (completed) after: Flow 'default'")
+    assert call.last_step_at == moment(30)
     assert Recording.objects.get().status == Recording.Status.COMPLETED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "delivery_order",
+    [("call.answered", "call.completed"), ("call.completed", "call.answered")],
+    ids=["in-order", "answered-delivered-after-the-end"],
+)
+def test_the_end_wins_a_tie_with_news_of_the_same_second(deliver, delivery_order):
+    deliver("call.ringing", second=2)
+    events = {
+        "call.answered": {"second": 30},
+        "call.completed": {"second": 30, "status": "completed", "duration_seconds": 0},
+    }
+    for event_type in delivery_order:
+        deliver(event_type, **events[event_type])
+
+    call = call_123()
+    assert call.last_step == "Call ended (completed) after: Answered"
+    assert call.last_step_at == moment(30)
+
+
+@pytest.mark.django_db
+def test_news_from_before_the_end_delivered_after_it_updates_how_far_the_caller_got(
+    answer, deliver
+):
+    answer(second=5)
+    deliver("call.completed", second=30, status="busy")
+
+    deliver("recording.started", second=10, recording_id="rec_call_123")
+
+    call = call_123()
+    assert call.last_step == "Call ended (busy) after: Recording started"
+    assert call.last_step_at == moment(30)
+
+
+@pytest.mark.django_db
+def test_an_end_with_no_step_before_it_says_only_how_it_ended(deliver):
+    deliver("call.completed", second=30, status="no_answer")
+
+    assert call_123().last_step == "Call ended (no answer)"
 
 
 @pytest.mark.django_db

@@ -159,3 +159,15 @@ def test_replay_twice_changes_nothing_more_than_once(replay):
     event.refresh_from_db()
     assert (event.state, event.attempts) == ("processed", 2)
     assert Call.objects.get().updated_at == call.updated_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replay_counts_as_done_only_what_was_done_before_it():
+    # In-process mode processes the replayed events before events_replay returns.
+    stored_event(WebhookEvent.State.FAILED, call_id="call_f", attempts=1, error="x")
+    stored_event(WebhookEvent.State.PROCESSED, call_id="call_p", attempts=1)
+
+    result = events_replay(events=WebhookEvent.objects.all())
+
+    assert (len(result.sent), result.already_done) == (1, 1)
+    assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"processed"}

@@ -14,7 +14,7 @@ import pytest
 from django.core.checks import Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
-from calls.checks import webhook_secret_is_set
+from calls.checks import alert_codes_are_known, webhook_secret_is_set
 from calls.tasks import process_webhook_event
 from conftest import TEST_SECRET
 from minivoice_site.env import (
@@ -49,6 +49,21 @@ SETTINGS_VARIABLES = (
     "CELERY_BROKER_URL",
     "MINIVOICE_WEBHOOK_SECRET",
     "LOG_LEVEL",
+    "MINIVOICE_RECORDING_START_GRACE_SECONDS",
+    "MINIVOICE_RECORDING_COMPLETE_GRACE_SECONDS",
+    "MINIVOICE_ANSWER_URL_GRACE_SECONDS",
+    "MINIVOICE_CALL_STUCK_HOURS",
+    "MINIVOICE_ALERT_CODES",
+    "MINIVOICE_ALERT_EMAILS",
+    "MINIVOICE_ALERT_WEBHOOK_URL",
+    "MINIVOICE_ALERT_MAX_PER_HOUR",
+    "MINIVOICE_SUPPORT_BASE_URL",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "DEFAULT_FROM_EMAIL",
     "BROKER_PUBLISH_TIMEOUT_MS",
     "MINIVOICE_EVENT_RETRY_HOURS",
     "REQUEST_READ_TIMEOUT_SECONDS",
@@ -354,6 +369,17 @@ BAD_SETTINGS = [
     pytest.param(
         {"MINIVOICE_WEBHOOK_SECRET": "not-a-whsec"}, "MINIVOICE_WEBHOOK_SECRET", id="bad-secret"
     ),
+    pytest.param(
+        {"MINIVOICE_RECORDING_START_GRACE_SECONDS": "0"},
+        "MINIVOICE_RECORDING_START_GRACE_SECONDS",
+        id="no-grace",
+    ),
+    pytest.param({"MINIVOICE_CALL_STUCK_HOURS": "4h"}, "MINIVOICE_CALL_STUCK_HOURS", id="hours"),
+    pytest.param(
+        {"MINIVOICE_ALERT_WEBHOOK_URL": "ftp://chat.example/hook"},
+        "MINIVOICE_ALERT_WEBHOOK_URL",
+        id="alert-url-not-http",
+    ),
 ]
 
 
@@ -496,6 +522,44 @@ def test_suite_runs_tasks_in_process_whatever_the_broker():
     # conftest's eager_celery promises this even when CELERY_BROKER_URL is set (CI's
     # PostgreSQL + Redis run); the admin and send_webhook tests rely on it.
     assert process_webhook_event.app.conf.task_always_eager is True
+
+
+def test_problem_grace_periods_and_alerts_have_safe_defaults(manage):
+    expression = (
+        "settings.MINIVOICE_RECORDING_START_GRACE_SECONDS, "
+        "settings.MINIVOICE_RECORDING_COMPLETE_GRACE_SECONDS, "
+        "settings.MINIVOICE_ANSWER_URL_GRACE_SECONDS, settings.MINIVOICE_CALL_STUCK_HOURS, "
+        "settings.MINIVOICE_ALERT_CODES, repr(settings.MINIVOICE_ALERT_WEBHOOK_URL)"
+    )
+    assert setting(manage, expression) == "120 900 60 4 [] ''"
+    overridden = setting(
+        manage,
+        "settings.MINIVOICE_CALL_STUCK_HOURS, settings.MINIVOICE_ALERT_CODES",
+        MINIVOICE_CALL_STUCK_HOURS="2",
+        MINIVOICE_ALERT_CODES="recording_failed, call_stuck",
+    )
+    assert overridden == "2 ['recording_failed', 'call_stuck']"
+
+
+def test_check_reports_an_alert_code_that_does_not_exist(settings):
+    settings.MINIVOICE_ALERT_CODES = ["recording_failed", "recording_lost"]
+
+    [message] = alert_codes_are_known(None)
+
+    assert isinstance(message, Error)
+    assert message.id == "minivoice.E002"
+    assert "recording_lost" in message.msg
+
+
+def test_check_reports_alerts_with_no_link_base(settings):
+    settings.MINIVOICE_ALERT_CODES = ["recording_failed"]
+    settings.MINIVOICE_ALERT_EMAILS = ["support@example.com"]
+    settings.MINIVOICE_SUPPORT_BASE_URL = ""
+
+    [message] = alert_codes_are_known(None)
+
+    assert isinstance(message, Warning)
+    assert message.id == "minivoice.W002"
 
 
 # -- Logging ----------------------------------------------------------------------------------

@@ -250,10 +250,10 @@ def _processing_fails(monkeypatch):
 
 
 def _broker_down(monkeypatch):
-    def refuse(event_id):
+    def refuse(event_ids, **options):
         return False  # what calls.dispatch answers when the broker will not take it
 
-    monkeypatch.setattr(dispatch, "send_event", refuse)
+    monkeypatch.setattr(dispatch, "send_events", refuse)
 
 
 @pytest.mark.django_db

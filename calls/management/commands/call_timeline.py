@@ -1,20 +1,21 @@
+"""`manage.py call_timeline`: one call's story for an operator, as text or as JSON."""
+
 from __future__ import annotations
 
-import json
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.timezone import get_current_timezone_name, localtime
 
 from calls.models import Call
-from calls.selectors import TimelineEntry, call_timeline
-from recordings.models import Recording
+from calls.timeline import Entry, Timeline, build_timeline, dumps, say_offset, timeline_json
+
+_MARKS = {"info": " ", "warning": "!", "error": "✗"}
 
 
 class Command(BaseCommand):
     help = (
-        "Show one call's story: the call, its recordings, and in time order every "
-        "answer_url exchange and webhook event MiniVoice sent about it."
+        "Show one call's story: its problems, a plain summary, then its recordings and in "
+        "time order every answer_url exchange, webhook event, recording and change of "
+        "status, each with its offset from the call's start."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,40 +24,63 @@ class Command(BaseCommand):
             "--json",
             action="store_true",
             dest="as_json",
-            help="Print one JSON object (call, recordings, entries) instead of text.",
+            help="Print one JSON object (call, story, problems, recordings, entries) "
+            "instead of text: the same document as the admin's export.",
+        )
+        parser.add_argument(
+            "--max-events",
+            type=int,
+            default=200,
+            help="Show at most this many webhook events: the first and the last ones "
+            "(default 200).",
         )
 
-    def handle(self, *args, call_id: str, as_json: bool, **options) -> None:
+    def handle(self, *args, call_id: str, as_json: bool, max_events: int, **options) -> None:
         if not call_id.isprintable():
             raise CommandError(f"{call_id!r} is not a call id: it has unprintable characters.")
-        call = Call.objects.filter(minivoice_id=call_id).first()
-        entries = call_timeline(call_id=call_id)
-        if call is None and not entries:
+        if max_events < 2:
+            raise CommandError("--max-events must be at least 2 (the first and the last).")
+        timeline = build_timeline(call_id=call_id, max_events=max_events)
+        if timeline.call is None and not timeline.entries:
             raise CommandError(
                 f"No call with MiniVoice id {call_id!r}. "
                 "Check the id, or look for it in the admin under Calls."
             )
-        recordings = list(call.recordings.order_by("created_at")) if call else []
         if as_json:
-            self.stdout.write(_dumps(_as_json(call_id, call, recordings, entries)))
+            self.stdout.write(dumps(timeline_json(timeline)))
         else:
-            self._print_text(call_id, call, recordings, entries)
+            self._print_text(timeline)
 
-    def _print_text(
-        self, call_id: str, call: Call | None, recordings: list, entries: list[TimelineEntry]
-    ) -> None:
-        if call is None:
+    def _print_text(self, timeline: Timeline) -> None:
+        self._print_problems(timeline)
+        self.stdout.write(timeline.story)
+        if timeline.call is None:
             # Events are stored but none has been applied yet (pending, failed, ignored).
-            self.stdout.write(self.style.MIGRATE_HEADING(f"Call {call_id}: no call record yet"))
+            heading = f"Call {timeline.call_id}: no call record yet"
+            self.stdout.write(self.style.MIGRATE_HEADING(heading))
             self.stdout.write("  None of its events has been applied; their states are below.")
         else:
-            self._print_call(call)
-        self._print_recordings(recordings)
+            self._print_call(timeline.call)
+        self._print_recordings(timeline.recordings)
         self.stdout.write(self.style.MIGRATE_HEADING(f"Timeline ({get_current_timezone_name()})"))
-        for entry in entries:
-            self.stdout.write(f"  {localtime(entry.at):%Y-%m-%d %H:%M:%S}  {_describe(entry)}")
-        if not entries:
+        hidden_after = _hidden_after(timeline)
+        for index, entry in enumerate(timeline.entries):
+            self.stdout.write(_line(entry, timeline))
+            if index == hidden_after:
+                self.stdout.write(
+                    f"  … {timeline.hidden_entries} more event(s) not shown "
+                    "(--max-events, or --json for the document)"
+                )
+        if not timeline.entries:
             self.stdout.write("  (nothing yet)")
+
+    def _print_problems(self, timeline: Timeline) -> None:
+        if not timeline.problems:
+            return
+        self.stdout.write(self.style.ERROR(f"Problems ({len(timeline.problems)})"))
+        for problem in timeline.problems:
+            self.stdout.write(f"  {problem.severity.upper():7}  {problem.code}: {problem.message}")
+        self.stdout.write("")
 
     def _print_call(self, call: Call) -> None:
         status = call.get_status_display()
@@ -81,91 +105,20 @@ class Command(BaseCommand):
             self.stdout.write("  (none)")
 
 
-def _describe(entry: TimelineEntry) -> str:
-    if entry.exchange is not None:
-        exchange = entry.exchange
-        line = f"answer_url  {exchange.method} → {exchange.response_status}"
-        if exchange.flow:
-            line += f"  flow {exchange.flow!r}"
-        line += f"  ({exchange.duration_ms:.1f} ms)"
-        return line + ("  ERROR while building the answer" if exchange.error else "")
-    event = entry.event
-    line = f"webhook     {event.event_type or '(no event type)'}  [{event.state}]"
-    line += f"  webhook-id {event.webhook_id}"
-    return line + (f"  error: {event.error.splitlines()[-1]}" if event.error else "")
+def _line(entry: Entry, timeline: Timeline) -> str:
+    when = f"{localtime(entry.at):%Y-%m-%d %H:%M:%S %Z}"
+    offset = say_offset(entry.at, timeline.origin)
+    line = f"{_MARKS[entry.severity]} {offset:>10}  {when}  {entry.kind:<10}  {entry.title}"
+    if entry.event is not None:
+        line += f"  [{entry.event.state}]  webhook-id {entry.event.webhook_id}"
+    elif entry.exchange is not None:
+        line += f"  ({entry.exchange.method} → {entry.exchange.response_status})"
+    return f"{line}\n{' ' * 14}{entry.summary}"
 
 
-def _as_json(
-    call_id: str, call: Call | None, recordings: list, entries: list[TimelineEntry]
-) -> dict:
-    return {
-        "call": _call_json(call) if call else _unrecorded_call_json(call_id),
-        "recordings": [_recording_json(recording) for recording in recordings],
-        "entries": [_entry_json(entry) for entry in entries],
-    }
-
-
-def _call_json(call: Call) -> dict:
-    return {
-        "id": call.minivoice_id,
-        "recorded": True,
-        "status": call.status,
-        "final_status": call.final_status or None,
-        "direction": call.direction,
-        "from": call.from_number,
-        "to": call.to_number,
-        "last_step": call.last_step,
-        "started_at": call.started_at,
-        "answered_at": call.answered_at,
-        "ended_at": call.ended_at,
-        "duration_seconds": call.duration_seconds,
-    }
-
-
-def _unrecorded_call_json(call_id: str) -> dict:
-    """A call known only from stored events, none of them applied yet."""
-    return {"id": call_id, "recorded": False, "status": None, "last_step": None}
-
-
-def _recording_json(recording: Recording) -> dict:
-    return {
-        "recording_id": recording.minivoice_id,
-        "status": recording.status,
-        "started_at": recording.started_at,
-        "completed_at": recording.completed_at,
-        "failed_at": recording.failed_at,
-        "duration_seconds": recording.duration_seconds,
-        "url": recording.url,
-        "format": recording.format,
-        "size_bytes": recording.size_bytes,
-        "failure_reason": recording.failure_reason,
-    }
-
-
-def _entry_json(entry: TimelineEntry) -> dict:
-    if entry.exchange is not None:
-        exchange = entry.exchange
-        return {
-            "kind": entry.kind,
-            "at": entry.at,
-            "method": exchange.method,
-            "response_status": exchange.response_status,
-            "flow": exchange.flow,
-            "response": json.loads(exchange.response_body),
-            "duration_ms": exchange.duration_ms,
-            "error": exchange.error,
-        }
-    event = entry.event
-    return {
-        "kind": entry.kind,
-        "at": entry.at,
-        "event": event.event_type,
-        "webhook_id": event.webhook_id,
-        "state": event.state,
-        "received_at": event.received_at,
-        "error": event.error,
-    }
-
-
-def _dumps(value: dict) -> str:
-    return json.dumps(value, cls=DjangoJSONEncoder, indent=2)
+def _hidden_after(timeline: Timeline) -> int | None:
+    """The index of the last entry before the events left out, if any were."""
+    if not timeline.hidden_entries:
+        return None
+    events = [index for index, entry in enumerate(timeline.entries) if entry.event is not None]
+    return events[len(events) - len(events) // 2 - 1] if events else None

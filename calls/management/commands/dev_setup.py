@@ -6,7 +6,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 LOCAL_ADMIN = "admin"
 
@@ -16,10 +16,43 @@ class Command(BaseCommand):
         "Prepare a laptop checkout (run by `make run`): generate a local webhook secret "
         "when none is set, and create a local admin with a random password, printed once."
     )
+    # This command is what fixes the missing secret the checks warn about: warning about
+    # it first would only print the warning once more on a laptop's first `make run`.
+    requires_system_checks = []
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--secret-only",
+            action="store_true",
+            help="Only generate the webhook secret (needs no database): `make run` does "
+            "this before `migrate`, so no command warns about a secret about to exist.",
+        )
+        parser.add_argument(
+            "--url",
+            default="",
+            help="Where the app will be served, e.g. http://127.0.0.1:8000: prints where "
+            "to sign in, and with which account.",
+        )
+
+    def handle(self, *args, secret_only: bool, url: str, **options) -> None:
         self._ensure_webhook_secret()
-        self._ensure_local_admin()
+        if secret_only:
+            return
+        created = self._ensure_local_admin()
+        if url:
+            self._print_banner(url.rstrip("/"), created_admin=created)
+
+    def _print_banner(self, url: str, *, created_admin: bool) -> None:
+        who = (
+            "sign in with the user and password above"
+            if created_admin
+            else "sign in as your superuser"
+        )
+        self.stdout.write("")
+        self.stdout.write(f"  Admin:    {url}/admin/   ({who})")
+        self.stdout.write(f"  Webhooks: {url}/minivoice/webhooks/")
+        self.stdout.write(f"  Answer:   {url}/minivoice/answer/")
+        self.stdout.write("")
 
     def _ensure_webhook_secret(self) -> None:
         path = settings.DEV_WEBHOOK_SECRET_FILE
@@ -41,14 +74,15 @@ class Command(BaseCommand):
             raise CommandError(f"Could not write the webhook secret to {path}: {exc}") from None
         self.stdout.write(self.style.SUCCESS(f"Webhook secret: generated into {path}."))
 
-    def _ensure_local_admin(self) -> None:
+    def _ensure_local_admin(self) -> bool:
+        """Create the local admin unless a superuser exists; True when it was created."""
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
             self.stdout.write(
                 "Admin: a superuser exists already "
                 "(forgot the password? `python manage.py changepassword admin`)."
             )
-            return
+            return False
         username = LOCAL_ADMIN
         if User.objects.filter(username=username).exists():
             # Someone made a plain user of that name: leave it alone, pick another.
@@ -60,3 +94,4 @@ class Command(BaseCommand):
                 f"Admin: created user {username!r} with password {password} (shown only this once)."
             )
         )
+        return True

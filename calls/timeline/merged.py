@@ -1,4 +1,8 @@
-"""Read-only views of a call's story, for the admin and for operators' commands."""
+"""Every exchange and event of a call in one list, and the caller's last step from it.
+
+Used where the whole log matters (working out the last step again when the end arrives
+late); `build_timeline` is the bounded view for people.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,241 @@
+"""Calls: the list support searches, and the call's page, which is its timeline."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+
+from calls.admin import views
+from calls.admin.actions import ReplayPermissionMixin, replay_call_events
+from calls.admin.base import ReadOnlyAdmin, storable, timestamp
+from calls.admin.filters import (
+    DateRangeFilter,
+    DirectionFilter,
+    HasProblemsFilter,
+    ProblemCodeFilter,
+    WhenFilter,
+)
+from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
+from recordings.models import Recording
+
+
+class RecordingInline(admin.TabularInline):
+    model = Recording
+    fields = ["minivoice_id", "status", "duration_seconds", "format", "failure_reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Call)
+class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
+    list_display = [
+        "minivoice_id",
+        "when",
+        "people",
+        "status_shown",
+        "duration",
+        "recording_outcome",
+        "problems_shown",
+        "last_step_shown",
+    ]
+    list_filter = [
+        "status",
+        "final_status",
+        DirectionFilter,
+        WhenFilter,
+        DateRangeFilter,
+        HasProblemsFilter,
+        ProblemCodeFilter,
+    ]
+    show_facets = admin.ShowFacets.NEVER
+    search_fields = ["minivoice_id"]  # shows the box; the search itself is below
+    search_help_text = "A call id or recording id (exact), or a phone number (its start is enough)."
+    actions = [replay_call_events]
+    change_form_template = "admin/calls/call/change_form.html"
+    inlines = [RecordingInline]
+    fieldsets = [
+        (None, {"fields": ["minivoice_id", "status_shown", "last_step", "last_step_time"]}),
+        ("Caller", {"fields": ["direction", "from_number", "to_number"]}),
+        ("Times", {"fields": ["started", "answered", "ended", "duration"]}),
+        ("What MiniVoice and we said", {"fields": ["answer_exchanges", "webhook_events"]}),
+    ]
+    readonly_fields = [
+        "minivoice_id",
+        "status_shown",
+        "last_step",
+        "last_step_time",
+        "direction",
+        "from_number",
+        "to_number",
+        "started",
+        "answered",
+        "ended",
+        "duration",
+        "answer_exchanges",
+        "webhook_events",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Call]:
+        # Two queries per page for the recordings and problem columns, not two per row.
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch(
+                    "recordings",
+                    queryset=Recording.objects.only(
+                        "call_id", "status", "failure_reason", "duration_seconds", "created_at"
+                    ).order_by("created_at"),
+                ),
+                Prefetch("problems", queryset=CallProblem.objects.order_by("detected_at")),
+            )
+        )
+
+    def get_search_results(self, request, queryset, search_term: str):
+        """Exact ids and phone-number prefixes only: each uses an index at any size."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        numbers = [term]
+        if term[0].isdigit():
+            numbers.append("+" + term)  # support often types a number without its +
+        # The ids first, as two tiny lookups: inside one OR, a subquery makes PostgreSQL
+        # scan every call instead of combining indexes.
+        ids = list(Call.objects.filter(minivoice_id=term).values_list("pk", flat=True))
+        ids += Recording.objects.filter(minivoice_id=term).values_list("call_id", flat=True)
+        matches = Q(pk__in=ids)
+        for number in numbers:
+            matches |= Q(from_number__startswith=number) | Q(to_number__startswith=number)
+        return queryset.filter(matches), False
+
+    def get_urls(self):
+        own = [
+            path(
+                "by-id/",
+                self.admin_site.admin_view(self.by_id_view),
+                name="calls_call_by_id",
+            ),
+            path(
+                "<int:pk>/timeline.json",
+                self.admin_site.admin_view(views.TimelineExportView.as_view(model_admin=self)),
+                name="calls_call_timeline_json",
+            ),
+            path(
+                "<int:pk>/live/",
+                self.admin_site.admin_view(views.TimelineLiveView.as_view(model_admin=self)),
+                name="calls_call_live",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def by_id_view(self, request: HttpRequest):
+        """A MiniVoice call id to its page (lists link here without a query per row)."""
+        call_id = storable(request.GET.get("id", ""))
+        call = Call.objects.filter(minivoice_id=call_id).only("pk").first() if call_id else None
+        if call is not None:
+            return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call.pk]))
+        # Events stored for a call none of them created yet: show those events.
+        url = reverse("admin:calls_webhookevent_changelist")
+        return HttpResponseRedirect(f"{url}?{urlencode({'call_minivoice_id': call_id})}")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        call = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if call is not None and self.has_view_permission(request, call):
+            extra_context.update(views.timeline_context(call=call, request=request))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # -- Columns --------------------------------------------------------------------------
+
+    @admin.display(description="When", ordering="created_at")
+    def when(self, call: Call) -> str:
+        return timestamp(call.started_at or call.created_at)
+
+    @admin.display(description="From → to")
+    def people(self, call: Call) -> str:
+        return f"{call.from_number or '?'} → {call.to_number or '?'}"
+
+    @admin.display(description="Status", ordering="status")
+    def status_shown(self, call: Call) -> str:
+        if call.final_status:
+            return f"Ended: {call.get_final_status_display().lower()}"
+        return call.get_status_display()
+
+    @admin.display(description="Duration", ordering="duration_seconds")
+    def duration(self, call: Call) -> str:
+        return "—" if call.duration_seconds is None else f"{call.duration_seconds} s"
+
+    @admin.display(description="Recording")
+    def recording_outcome(self, call: Call) -> str:
+        recordings = list(call.recordings.all())
+        if not recordings:
+            return "—"
+        return format_html_join(
+            ", ", '<span class="mv-rec-{}">{}</span>', ((r.status, _outcome(r)) for r in recordings)
+        )
+
+    @admin.display(description="Problems")
+    def problems_shown(self, call: Call) -> str:
+        problems = list(call.problems.all())
+        if not problems:
+            return "—"
+        return format_html_join(
+            " ",
+            '<span class="mv-problem mv-{}" title="{}">{}</span>',
+            ((p.severity, p.message, p.get_code_display()) for p in problems),
+        )
+
+    @admin.display(description="Last step", ordering="last_step_at")
+    def last_step_shown(self, call: Call) -> str:
+        step = call.last_step or "—"
+        return step if len(step) <= 60 else step[:59] + "…"
+
+    # -- The page's fields ----------------------------------------------------------------
+
+    @admin.display(description="Last step reached at")
+    def last_step_time(self, call: Call) -> str:
+        return timestamp(call.last_step_at)
+
+    @admin.display(description="Started")
+    def started(self, call: Call) -> str:
+        return timestamp(call.started_at)
+
+    @admin.display(description="Answered")
+    def answered(self, call: Call) -> str:
+        return timestamp(call.answered_at)
+
+    @admin.display(description="Ended")
+    def ended(self, call: Call) -> str:
+        return timestamp(call.ended_at)
+
+    @admin.display(description="Webhook events")
+    def webhook_events(self, call: Call) -> str:
+        url = reverse("admin:calls_webhookevent_changelist")
+        query = urlencode({"call_minivoice_id": call.minivoice_id})
+        count = WebhookEvent.objects.filter(call_minivoice_id=call.minivoice_id).count()
+        return format_html('<a href="{}?{}">{} event(s)</a>', url, query, count)
+
+    @admin.display(description="answer_url exchanges")
+    def answer_exchanges(self, call: Call) -> str:
+        url = reverse("admin:calls_answerexchange_changelist")
+        query = urlencode({"q": call.minivoice_id})
+        count = AnswerExchange.objects.filter(call_minivoice_id=call.minivoice_id).count()
+        return format_html('<a href="{}?{}">{} exchange(s)</a>', url, query, count)
+
+
+def _outcome(recording: Recording) -> str:
+    if recording.status == Recording.Status.COMPLETED:
+        seconds = recording.duration_seconds
+        return f"Completed ({seconds} s)" if seconds is not None else "Completed"
+    if recording.status == Recording.Status.FAILED:
+        return "Failed"
+    return "Started, not completed"

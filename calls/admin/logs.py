@@ -1,0 +1,202 @@
+"""The logs: answer_url exchanges and webhook events as received, and the problems found.
+
+Read-only for everyone: they are evidence. Each row links back to its call.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from calls import contract, flows
+from calls.admin.actions import ReplayPermissionMixin, replay_events
+from calls.admin.base import (
+    ReadOnlyAdmin,
+    action_names,
+    link_to_call,
+    pretty_json,
+    timestamp,
+)
+from calls.admin.filters import (
+    CallIdFilter,
+    EventTypeFilter,
+    OutcomeFilter,
+    ReceivedDateRangeFilter,
+    ReceivedWhenFilter,
+    UnusableCallIdFilter,
+)
+from calls.models import AnswerExchange, CallProblem, WebhookEvent
+
+
+@admin.register(AnswerExchange)
+class AnswerExchangeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "when",
+        "call_link",
+        "method",
+        "response_status",
+        "returned_actions",
+        "flow",
+        "latency",
+        "outcome",
+    ]
+    list_filter = [OutcomeFilter, ReceivedWhenFilter, ReceivedDateRangeFilter]
+    search_fields = ["=call_minivoice_id", "=webhook_id"]
+    search_help_text = "A call id or a webhook-id, exactly as MiniVoice sent it."
+    show_facets = admin.ShowFacets.NEVER
+    fields = [
+        "call_link",
+        "when",
+        "happened",
+        "method",
+        "webhook_id",
+        "flow",
+        "response_status",
+        "latency",
+        "outcome",
+        "error",
+        "request",
+        "response",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Received", ordering="received_at")
+    def when(self, exchange: AnswerExchange) -> str:
+        return timestamp(exchange.received_at)
+
+    @admin.display(description="Asked at (MiniVoice's clock)")
+    def happened(self, exchange: AnswerExchange) -> str:
+        return timestamp(exchange.occurred_at)
+
+    @admin.display(description="Call", ordering="call_minivoice_id")
+    def call_link(self, exchange: AnswerExchange) -> str:
+        return link_to_call(exchange.call_minivoice_id)
+
+    @admin.display(description="Actions we returned")
+    def returned_actions(self, exchange: AnswerExchange) -> str:
+        return action_names(exchange.response_body) or "—"
+
+    @admin.display(description="Took", ordering="duration_ms")
+    def latency(self, exchange: AnswerExchange) -> str:
+        return f"{exchange.duration_ms:.1f} ms"
+
+    @admin.display(description="Outcome")
+    def outcome(self, exchange: AnswerExchange) -> str:
+        # Words, not a boolean: a red ✗ on every healthy row read as a failure.
+        if exchange.response_status >= 400:
+            return format_html('<span class="mv-bad">Refused ({})</span>', exchange.response_status)
+        if exchange.flow == flows.FALLBACK_FLOW or exchange.error:
+            return SafeString('<span class="mv-bad">Fallback: apology and hang up</span>')
+        return "Answered"
+
+    @admin.display(description="What MiniVoice sent")
+    def request(self, exchange: AnswerExchange) -> str:
+        return pretty_json(
+            {
+                "headers": exchange.request_headers,
+                "query": exchange.query_string,
+                "body": _json_or_text(exchange.request_body),
+                "variables": exchange.variables,
+            }
+        )
+
+    @admin.display(description="What we returned")
+    def response(self, exchange: AnswerExchange) -> str:
+        return pretty_json(exchange.response_body)
+
+
+def _json_or_text(body: str) -> object:
+    """A JSON body nested as JSON, not as a string of escaped JSON."""
+    try:
+        return contract.parse_json_object(body.encode())
+    except contract.MalformedRequest:
+        return body
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
+    list_display = [
+        "when",
+        "happened",
+        "event_type",
+        "call_link",
+        "state",
+        "deliveries",
+        "attempts",
+        "short_webhook_id",
+    ]
+    list_filter = [
+        "state",
+        EventTypeFilter,
+        UnusableCallIdFilter,
+        ReceivedWhenFilter,
+        ReceivedDateRangeFilter,
+        CallIdFilter,
+    ]
+    search_fields = ["=webhook_id", "=call_minivoice_id", "=payload__data__recording_id"]
+    search_help_text = "A webhook-id, call id or recording id, exactly as MiniVoice sent it."
+    show_facets = admin.ShowFacets.NEVER
+    actions = [replay_events]
+    fields = [
+        "call_link",
+        "event_type",
+        "webhook_id",
+        "happened",
+        "when",
+        "deliveries",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "processed_at",
+        "error",
+        "body",
+        "request_headers",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Received", ordering="received_at")
+    def when(self, event: WebhookEvent) -> str:
+        return timestamp(event.received_at)
+
+    @admin.display(description="Happened (MiniVoice's clock)", ordering="occurred_at")
+    def happened(self, event: WebhookEvent) -> str:
+        return timestamp(event.occurred_at)
+
+    @admin.display(description="Call", ordering="call_minivoice_id")
+    def call_link(self, event: WebhookEvent) -> str:
+        return link_to_call(event.call_minivoice_id)
+
+    @admin.display(description="Webhook id", ordering="webhook_id")
+    def short_webhook_id(self, event: WebhookEvent) -> str:
+        # Whole on the event's page and in search; cut here so the list fits the window.
+        shown = event.webhook_id if len(event.webhook_id) <= 16 else event.webhook_id[:15] + "…"
+        return format_html('<span title="{}">{}</span>', event.webhook_id, shown)
+
+    @admin.display(description="Body as received")
+    def body(self, event: WebhookEvent) -> str:
+        return pretty_json(event.raw_body)
+
+    @admin.display(description="Headers")
+    def request_headers(self, event: WebhookEvent) -> str:
+        return pretty_json(event.headers)
+
+
+@admin.register(CallProblem)
+class CallProblemAdmin(ReadOnlyAdmin):
+    list_display = ["detected", "call_link", "code", "severity", "message"]
+    list_filter = ["code", "severity"]
+    list_select_related = ["call"]
+    search_fields = ["=call__minivoice_id"]
+    search_help_text = "A call id, exactly as MiniVoice sent it."
+    show_facets = admin.ShowFacets.NEVER
+
+    @admin.display(description="Found", ordering="detected_at")
+    def detected(self, problem: CallProblem) -> str:
+        return timestamp(problem.detected_at)
+
+    @admin.display(description="Call", ordering="call__minivoice_id")
+    def call_link(self, problem: CallProblem) -> str:
+        url = reverse("admin:calls_call_change", args=[problem.call_id])
+        return format_html('<a href="{}">{}</a>', url, problem.call.minivoice_id)

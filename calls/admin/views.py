@@ -1,0 +1,167 @@
+"""The call page's timeline, its JSON export and its live refresh.
+
+All three read the same `build_timeline`, so the page, the export and `call_timeline`
+never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from math import ceil
+
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views import View
+
+from calls.admin.base import indent_json, timestamp
+from calls.admin.charts import lane_chart
+from calls.models import Call
+from calls.timeline import build_timeline, say_offset, timeline_json
+from calls.timeline.lanes import build_lanes
+from calls.timeline.types import Entry, Timeline
+
+# Events shown on the page; the rest are a link away. Half from the start, half the end.
+MAX_EVENTS = 200
+# build_timeline keeps the first half of the events and the last half: the events it
+# leaves out come after this many.
+HIDDEN_AFTER = ceil(MAX_EVENTS / 2)
+# How often a page of a call in progress asks for news, in milliseconds.
+POLL_EVERY_MS = 4000
+
+
+@dataclass(frozen=True)
+class Row:
+    """One entry of the timeline, prepared for the template."""
+
+    entry: Entry
+    offset: str
+    at: str
+    url: str  # the record's own admin page
+    raw: list[tuple[str, str]]  # (label, text) for the expandable details
+    happened: str = ""  # an event's time by MiniVoice's clock
+    received: str = ""  # when it reached us
+    gap_before: int = 0  # events left out just before this row
+
+
+def timeline_context(*, call: Call, request: HttpRequest) -> dict:
+    timeline = build_timeline(call_id=call.minivoice_id, max_events=MAX_EVENTS)
+    return {
+        "timeline": timeline,
+        "timeline_html": render_timeline(timeline=timeline, call=call),
+        "live_url": reverse("admin:calls_call_live", args=[call.pk]) if is_live(call) else "",
+        "export_url": reverse("admin:calls_call_timeline_json", args=[call.pk]),
+        "poll_every_ms": POLL_EVERY_MS,
+    }
+
+
+def is_live(call: Call) -> bool:
+    return call.status != Call.Status.ENDED
+
+
+def render_timeline(*, timeline: Timeline, call: Call) -> str:
+    events_url = reverse("admin:calls_webhookevent_changelist")
+    return render_to_string(
+        "admin/calls/call/timeline.html",
+        {
+            "timeline": timeline,
+            "call": call,
+            "live": is_live(call),
+            "chart": lane_chart(build_lanes(timeline=timeline, hidden_after=HIDDEN_AFTER)),
+            "rows": _rows(timeline),
+            "has_error": any(problem.severity == "error" for problem in timeline.problems),
+            "all_events_url": f"{events_url}?{urlencode({'call_minivoice_id': call.minivoice_id})}",
+        },
+    )
+
+
+def _rows(timeline: Timeline) -> list[Row]:
+    gap_after = HIDDEN_AFTER if timeline.hidden_entries else None
+    rows, webhooks_seen = [], 0
+    for entry in timeline.entries:
+        gap = 0
+        if entry.kind == "webhook":
+            if webhooks_seen == gap_after:
+                gap = timeline.hidden_entries
+            webhooks_seen += 1
+        rows.append(
+            Row(
+                entry=entry,
+                offset=say_offset(entry.at, timeline.origin),
+                at=timestamp(entry.at),
+                url=_admin_url(entry),
+                raw=_raw(entry),
+                happened=timestamp(entry.event.occurred_at) if entry.event else "",
+                received=timestamp(entry.received_at) if entry.received_at else "",
+                gap_before=gap,
+            )
+        )
+    return rows
+
+
+def _admin_url(entry: Entry) -> str:
+    if entry.exchange is not None:
+        return reverse("admin:calls_answerexchange_change", args=[entry.exchange.pk])
+    if entry.event is not None:
+        return reverse("admin:calls_webhookevent_change", args=[entry.event.pk])
+    if entry.recording is not None and entry.recording.pk:
+        return reverse("admin:recordings_recording_change", args=[entry.recording.pk])
+    return ""
+
+
+def _raw(entry: Entry) -> list[tuple[str, str]]:
+    """The exact JSON behind an entry, laid out once (never JSON escaped inside JSON)."""
+    if entry.exchange is not None:
+        exchange = entry.exchange
+        return [
+            ("What we returned", indent_json(exchange.response_body)),
+            ("What MiniVoice sent", indent_json(exchange.request_body or exchange.query_string)),
+            ("Request headers", indent_json(exchange.request_headers)),
+        ]
+    if entry.event is not None:
+        event = entry.event
+        raw = [("Body as received", indent_json(event.raw_body))]
+        if event.error:
+            raw.append(("Processing error", event.error))
+        raw.append(("Headers", indent_json(event.headers)))
+        return raw
+    return []
+
+
+class _CallView(View):
+    model_admin = None
+
+    def call(self, request: HttpRequest, pk: int) -> Call:
+        call = get_object_or_404(Call, pk=pk)
+        if not self.model_admin.has_view_permission(request, call):
+            raise PermissionDenied
+        return call
+
+
+class TimelineExportView(_CallView):
+    """The call's timeline as a JSON download, exactly `call_timeline --json`'s shape."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        call = self.call(request, pk)
+        timeline = build_timeline(call_id=call.minivoice_id, max_events=MAX_EVENTS)
+        body = json.dumps(timeline_json(timeline), cls=DjangoJSONEncoder, indent=2)
+        response = HttpResponse(body, content_type="application/json")
+        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in call.minivoice_id)
+        response["Content-Disposition"] = f'attachment; filename="call-{safe_name}.json"'
+        return response
+
+
+class TimelineLiveView(_CallView):
+    """The timeline's HTML as it is now, for a page that polls while the call goes on."""
+
+    def get(self, request: HttpRequest, pk: int) -> JsonResponse:
+        call = self.call(request, pk)
+        timeline = build_timeline(call_id=call.minivoice_id, max_events=MAX_EVENTS)
+        return JsonResponse(
+            {"live": is_live(call), "html": render_timeline(timeline=timeline, call=call)}
+        )

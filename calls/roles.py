@@ -1,0 +1,40 @@
+"""The Support group: reads every call and log in the admin, changes nothing.
+
+Made after every `migrate` (permissions exist only once their app has migrated), so a new
+instance has it without a manual step, and a model added later joins it on the next
+`migrate`.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+
+SUPPORT_GROUP = "Support"
+# What support reads. Replaying events is a separate permission it does not get.
+SUPPORT_CAN_VIEW = {
+    "calls": ["call", "answerexchange", "webhookevent", "callproblem"],
+    "recordings": ["recording"],
+}
+
+
+def support_group_ensure(*, using: str = "default") -> Group:
+    """Create the group if needed and give it exactly the view permissions that exist."""
+    group, _ = Group.objects.using(using).get_or_create(name=SUPPORT_GROUP)
+    wanted = [
+        (app, f"view_{model}") for app, models in SUPPORT_CAN_VIEW.items() for model in models
+    ]
+    permissions = [
+        permission
+        for permission in Permission.objects.using(using)
+        .select_related("content_type")
+        .filter(content_type__app_label__in=SUPPORT_CAN_VIEW, codename__startswith="view_")
+        if (permission.content_type.app_label, permission.codename) in wanted
+    ]
+    group.permissions.set(permissions)
+    return group
+
+
+def on_post_migrate(sender, *, using: str = "default", **kwargs) -> None:
+    """Runs once per app after migrate; acting for ours is enough, and repeating is harmless."""
+    if sender.label in SUPPORT_CAN_VIEW:
+        support_group_ensure(using=using)

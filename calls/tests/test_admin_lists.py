@@ -1,0 +1,256 @@
+"""Support's lists: the columns that fit, filters for what support asks, search by the ids
+support is given, links back to the call, and counts that stay cheap on big tables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from calls.admin.base import CappedCountPaginator
+from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.tests.console_data import send_call
+from conftest import minivoice_event
+
+
+@pytest.fixture
+def calls(db, post_answer, post_webhook) -> dict[str, Call]:
+    made = {
+        "call_unfinished": send_call(post_answer, post_webhook, call_id="call_unfinished"),
+        "call_failed": send_call(
+            post_answer,
+            post_webhook,
+            call_id="call_failed",
+            recording="failed",
+            from_number="+441234500000",
+            to_number="+449876500000",
+        ),
+        "call_fine": send_call(
+            post_answer, post_webhook, call_id="call_fine", recording="completed"
+        ),
+    }
+    # Received long ago, to tell the date filters apart.
+    Call.objects.filter(minivoice_id="call_fine").update(
+        created_at=timezone.now() - timedelta(days=30)
+    )
+    return made
+
+
+def listed(client, name: str, params: dict | None = None) -> set[str]:
+    response = client.get(reverse(name), params or {})
+    assert response.status_code == 200
+    return {str(row) for row in response.context["cl"].result_list}
+
+
+CALLS = "admin:calls_call_changelist"
+
+
+def test_the_call_list_shows_what_support_reads_in_one_row(admin_client, calls):
+    html = admin_client.get(reverse(CALLS)).content.decode()
+    row = html[html.index(">call_failed</a>") :]
+    row = row[: row.index("</tr>")]
+
+    assert '<td class="field-people">+441234500000 → +449876500000</td>' in row
+    assert "Ended: completed" in row
+    assert '<td class="field-duration">14 s</td>' in row
+    assert '<span class="mv-rec-failed">Failed</span>' in row
+    assert 'title="The recording failed (rec_call_failed at +5.0 s: storage unavailable).">' in row
+    assert "Recording failed</span>" in row
+    assert "2026-05-29 12:00:00 UTC" in row  # when, to the second
+
+
+def test_the_call_list_runs_the_same_queries_for_3_calls_as_for_15(
+    admin_client, calls, post_answer, post_webhook
+):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(reverse(CALLS)).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for index in range(12):
+        send_call(post_answer, post_webhook, call_id=f"call_more_{index}", recording="failed")
+    assert queries() == few
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"has_problems": "yes"}, {"call_unfinished", "call_failed"}),
+        ({"has_problems": "no"}, {"call_fine"}),
+        ({"problem": "recording_failed"}, {"call_failed"}),
+        ({"problem": "recording_not_completed"}, {"call_unfinished"}),
+        ({"problem": "not_a_code"}, {"call_unfinished", "call_failed", "call_fine"}),
+        ({"when": "today"}, {"call_unfinished", "call_failed"}),
+        ({"when": "7d"}, {"call_unfinished", "call_failed"}),
+        ({"when": "24h"}, {"call_unfinished", "call_failed"}),
+        ({"since": (timezone.now() - timedelta(days=31)).date().isoformat()}, None),
+        ({"until": (timezone.now() - timedelta(days=29)).date().isoformat()}, {"call_fine"}),
+        ({"status__exact": "ended", "direction": "inbound"}, None),
+    ],
+)
+def test_call_filters_narrow_the_list(admin_client, calls, params, expected):
+    everything = {"call_unfinished", "call_failed", "call_fine"}
+    assert listed(admin_client, CALLS, params) == (everything if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "yesterday"},
+        {"until": "2026-02-30"},
+        {"since": "9" * 400},
+        {"since": "2026-05-29T25:99"},
+        {"since": "\x00"},
+    ],
+)
+def test_a_date_that_is_not_a_date_is_ignored_with_a_message(admin_client, calls, params):
+    response = admin_client.get(reverse(CALLS), params)
+
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == 3
+    assert "Ignored " in response.content.decode()
+    assert "give a date like 2026-05-29" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("call_failed", {"call_failed"}),
+        ("rec_call_unfinished", {"call_unfinished"}),
+        ("+44123450", {"call_failed"}),  # the start of a number
+        ("44123450", {"call_failed"}),  # typed without its +
+        ("+449876500000", {"call_failed"}),  # the number called
+        ("+1555", {"call_unfinished", "call_fine"}),
+        ("call_", set()),  # ids match whole
+        ("' OR 1=1 --", set()),
+        ("x" * 5000, set()),
+    ],
+)
+def test_search_finds_calls_by_id_recording_id_or_phone_number(
+    admin_client, calls, query, expected
+):
+    assert listed(admin_client, CALLS, {"q": query}) == expected
+
+
+def test_every_list_links_back_to_the_call(admin_client, calls):
+    call = calls["call_failed"]
+    page = reverse("admin:calls_call_change", args=[call.pk])
+    by_id = reverse("admin:calls_call_by_id") + "?id=call_failed"
+    recordings = admin_client.get(reverse("admin:recordings_recording_changelist")).content
+    exchanges = admin_client.get(reverse("admin:calls_answerexchange_changelist")).content
+    events = admin_client.get(reverse("admin:calls_webhookevent_changelist")).content
+    problems = admin_client.get(reverse("admin:calls_callproblem_changelist")).content
+
+    assert f'<a href="{page}">call_failed</a>'.encode() in recordings
+    assert f'<a href="{page}">call_failed</a>'.encode() in problems
+    assert f'<a href="{by_id}">call_failed</a>'.encode() in exchanges
+    assert f'<a href="{by_id}">call_failed</a>'.encode() in events
+    assert admin_client.get(by_id)["Location"] == page
+
+
+def test_healthy_exchanges_read_as_answered_with_no_failure_mark(admin_client, calls):
+    html = admin_client.get(reverse("admin:calls_answerexchange_changelist")).content.decode()
+
+    assert html.count('<td class="field-outcome">Answered</td>') == 3
+    assert "icon-no.svg" not in html and "icon-yes.svg" not in html
+    assert "start_recording → say → stop_recording" in html
+    assert AnswerExchange.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"), [("unusable", {"msg_long_id"}), ("missing", {"msg_no_id"})]
+)
+def test_event_list_filters_events_set_aside_for_their_call_id(
+    admin_client, calls, post_webhook, choice, expected
+):
+    no_id = minivoice_event("call.answered", call_id="")
+    long_id = minivoice_event("call.answered", call_id="x" * 300)
+    assert post_webhook(no_id, webhook_id="msg_no_id").status_code == 202
+    assert post_webhook(long_id, webhook_id="msg_long_id").status_code == 202
+    # Processing sets both aside and says why, in words the filter tells apart.
+    assert WebhookEvent.objects.get(webhook_id="msg_no_id").error.startswith(
+        "The event names no call id"
+    )
+    long_id = WebhookEvent.objects.get(webhook_id="msg_long_id")
+    assert (long_id.state, long_id.call_minivoice_id) == ("ignored", "")
+    assert long_id.error.endswith("The event was applied to no call.")
+
+    response = admin_client.get(
+        reverse("admin:calls_webhookevent_changelist"), {"call_id_problem": choice}
+    )
+
+    assert {event.webhook_id for event in response.context["cl"].result_list} == expected
+
+
+def test_event_list_shows_failed_and_given_up_events_together(admin_client, calls):
+    first, second, *_ = WebhookEvent.objects.order_by("pk")
+    WebhookEvent.objects.filter(pk=first.pk).update(state="failed")
+    WebhookEvent.objects.filter(pk=second.pk).update(state="gave_up")
+
+    response = admin_client.get(
+        reverse("admin:calls_webhookevent_changelist"), {"state__in": "failed,gave_up"}
+    )
+
+    assert {event.pk for event in response.context["cl"].result_list} == {first.pk, second.pk}
+
+
+def test_the_list_count_stops_at_the_cap_instead_of_counting_every_row(admin_client, db):
+    WebhookEvent.objects.bulk_create(
+        WebhookEvent(webhook_id=f"msg_{index}", call_minivoice_id="call_big", raw_body="{}")
+        for index in range(60)
+    )
+    original = CappedCountPaginator.CAP
+    CappedCountPaginator.CAP = 25
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(reverse("admin:calls_webhookevent_changelist"))
+    finally:
+        CappedCountPaginator.CAP = original
+
+    counts = [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]
+    assert counts and all("LIMIT 26" in sql for sql in counts), counts
+    assert "more than 25 webhook events" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin:calls_call_changelist",
+        "admin:calls_answerexchange_changelist",
+        "admin:calls_webhookevent_changelist",
+        "admin:calls_callproblem_changelist",
+        "admin:recordings_recording_changelist",
+    ],
+)
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "call_\x00"},
+        "q=%ED%A0%80",  # a lone surrogate, UTF-8 encoded
+        "q=%FF%FE",  # not UTF-8
+        {"q": "x" * 10_000},
+        {"call_minivoice_id": "\x00"},
+        {"status__exact": "\x00"},
+        {"state__in": "failed,\x00"},
+        {"when": "\x00"},
+        {"since": "\x00", "until": "2026-13-45"},
+        {"o": "\x00"},
+        {"p": "-1"},
+        {"p": "99999"},
+    ],
+    ids=lambda value: str(value)[:20],
+)
+def test_hostile_list_parameters_never_crash(admin_client, calls, name, params):
+    admin_client.raise_request_exception = False
+    if isinstance(params, str):
+        response = admin_client.get(f"{reverse(name)}?{params}")
+    else:
+        response = admin_client.get(reverse(name), params)
+    # 200, or the admin's own redirect to ?e=1 for a lookup it cannot use.
+    assert response.status_code in (200, 302), response.status_code
+    assert Call.objects.count() == 3

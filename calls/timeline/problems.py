@@ -1,0 +1,355 @@
+"""Problem checks: what went wrong on a call, said for support.
+
+`find_problems` is a plain function over a call's records. `call_problems_refresh` stores
+its verdict (one `CallProblem` row per code, added, updated or deleted so the rows always
+say what the checks say now); it runs when a call's events are processed, and
+`calls.timeline.sweep` runs it from beat for calls where only time passing can tell.
+
+Grace periods are counted on MiniVoice's clock (the `created_at` of its requests and
+events; ours only where it gave none), so a delivery that arrives late still gives the
+verdict its timing deserves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from calls import contract
+from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
+from calls.timeline.entries import say_offset
+from calls.timeline.estimate import HANDS_BACK, run_seconds
+from calls.timeline.records import (
+    CallRecords,
+    action_names,
+    exchange_actions,
+    first_at,
+    is_fallback,
+)
+from recordings.models import Recording
+
+logger = logging.getLogger(__name__)
+
+Code = CallProblem.Code
+ERROR, WARNING = CallProblem.Severity.ERROR, CallProblem.Severity.WARNING
+
+
+@dataclass(frozen=True)
+class Found:
+    code: str
+    severity: str
+    message: str
+
+
+def find_problems(*, records: CallRecords, now: datetime) -> list[Found]:
+    """Every problem the records show, in the order of `CallProblem.Code`."""
+    # What time it is for this call: MiniVoice's latest word if it runs ahead of ours.
+    clock = max(
+        [now]
+        + [exchange.at for exchange in records.exchanges]
+        + [event.at for event in records.events]
+    )
+    origin = _origin(records)
+    checks = (
+        _recording_not_started,
+        _recording_not_completed,
+        _recording_failed,
+        _answer_url_failed,
+        _call_stuck,
+        _no_answer_url,
+        _ended_early,
+        _processing_failed,
+    )
+    found = [check(records, clock, origin) for check in checks]
+    return [problem for problem in found if problem is not None]
+
+
+def _origin(records: CallRecords) -> datetime | None:
+    if records.call is not None and records.call.started_at is not None:
+        return records.call.started_at
+    return first_at(*(e.at for e in records.exchanges), *(e.at for e in records.events))
+
+
+def _answers(records: CallRecords) -> list[AnswerExchange]:
+    return [exchange for exchange in records.exchanges if exchange.response_status == 200]
+
+
+def _events(records: CallRecords, *types: str) -> list[WebhookEvent]:
+    return [event for event in records.events if event.event_type in types]
+
+
+def _recording_not_started(records, clock, origin) -> Found | None:
+    asked = [
+        exchange
+        for exchange in _answers(records)
+        if "start_recording" in action_names(exchange_actions(exchange))
+    ]
+    if not asked:
+        return None
+    asked_at = min(exchange.at for exchange in asked)
+    grace = timedelta(seconds=settings.MINIVOICE_RECORDING_START_GRACE_SECONDS)
+    if any(recording.status == Recording.Status.COMPLETED for recording in records.recordings):
+        return None  # the audio exists, so it started, whatever was reported when
+    reported_at = first_at(
+        *(recording.started_at for recording in records.recordings),
+        *(recording.failed_at for recording in records.recordings),
+        *(
+            event.at
+            for event in _events(records, contract.RECORDING_STARTED, contract.RECORDING_FAILED)
+        ),
+    )
+    asked_words = f"We asked MiniVoice to start recording at {say_offset(asked_at, origin)}"
+    if reported_at is None:
+        if clock < asked_at + grace:
+            return None  # still within the grace period
+        return Found(
+            Code.RECORDING_NOT_STARTED,
+            ERROR,
+            f"{asked_words}, and neither recording.started nor recording.failed came "
+            f"within {_duration(grace)}: the call has no recording.",
+        )
+    if reported_at > asked_at + grace:
+        return Found(
+            Code.RECORDING_NOT_STARTED,
+            WARNING,
+            f"{asked_words}; MiniVoice reported the recording only at "
+            f"{say_offset(reported_at, origin)}, after the {_duration(grace)} grace period.",
+        )
+    return None
+
+
+def _recording_not_completed(records, clock, origin) -> Found | None:
+    call = records.call
+    if call is None or call.ended_at is None:
+        return None  # while the call runs, an unfinished recording is normal
+    grace = timedelta(seconds=settings.MINIVOICE_RECORDING_COMPLETE_GRACE_SECONDS)
+    if clock < call.ended_at + grace:
+        return None
+    unfinished = [r for r in records.recordings if r.status == Recording.Status.STARTED]
+    if not unfinished:
+        return None
+    names = ", ".join(recording.minivoice_id or "(no id)" for recording in unfinished)
+    return Found(
+        Code.RECORDING_NOT_COMPLETED,
+        ERROR,
+        f"Recording {names} started at {say_offset(unfinished[0].started_at, origin)}, but "
+        f"neither recording.completed nor recording.failed came within {_duration(grace)} "
+        f"of the call's end at {say_offset(call.ended_at, origin)}: there may be no audio.",
+    )
+
+
+def _recording_failed(records, clock, origin) -> Found | None:
+    failed = [r for r in records.recordings if r.status == Recording.Status.FAILED]
+    if not failed:
+        return None
+    said = "; ".join(
+        f"{recording.minivoice_id or 'a recording'} at {say_offset(recording.failed_at, origin)}: "
+        f"{recording.failure_reason or 'MiniVoice gave no reason'}"
+        for recording in failed
+    )
+    return Found(Code.RECORDING_FAILED, ERROR, f"The recording failed ({said}).")
+
+
+def _answer_url_failed(records, clock, origin) -> Found | None:
+    reasons = []
+    for event in _events(records, contract.ANSWER_URL_FAILED):
+        data = contract.event_data(event.payload or {})
+        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        code = contract.text(error.get("code"), max_length=64) or "unknown error"
+        message = contract.text(error.get("message"), max_length=200)
+        reasons.append(
+            f"MiniVoice could not use our answer at {say_offset(event.at, origin)} "
+            f"({code}{': ' + message if message else ''})"
+        )
+    for exchange in records.exchanges:
+        if exchange.response_status == 200 and is_fallback(exchange):
+            reasons.append(
+                f"building our answer failed at {say_offset(exchange.at, origin)}, so MiniVoice "
+                "got the fallback (an apology, then hang up)"
+            )
+        elif exchange.response_status != 200:
+            reasons.append(
+                f"we refused MiniVoice's answer_url request at {say_offset(exchange.at, origin)} "
+                f"with {exchange.response_status}"
+            )
+    if not reasons:
+        return None
+    text = "; ".join(reasons)
+    return Found(Code.ANSWER_URL_FAILED, ERROR, text[0].upper() + text[1:] + ".")
+
+
+def _call_stuck(records, clock, origin) -> Found | None:
+    call = records.call
+    if call is None or call.status == Call.Status.ENDED:
+        return None
+    began = call.started_at or call.created_at
+    limit = timedelta(hours=settings.MINIVOICE_CALL_STUCK_HOURS)
+    if clock < began + limit:
+        return None
+    return Found(
+        Code.CALL_STUCK,
+        WARNING,
+        f"The call is still marked {call.get_status_display().lower()} more than "
+        f"{_duration(limit)} after it began: MiniVoice's call.completed never came, or was lost.",
+    )
+
+
+def _no_answer_url(records, clock, origin) -> Found | None:
+    call = records.call
+    if call is None or records.exchanges:
+        return None
+    answered_at = call.answered_at
+    if answered_at is None and call.final_status != Call.FinalStatus.COMPLETED:
+        return None  # never answered: MiniVoice had no reason to ask us
+    grace = timedelta(seconds=settings.MINIVOICE_ANSWER_URL_GRACE_SECONDS)
+    if call.ended_at is None and (answered_at is None or clock < answered_at + grace):
+        return None  # the request may still be on its way
+    when = f" at {say_offset(answered_at, origin)}" if answered_at else ""
+    return Found(
+        Code.NO_ANSWER_URL,
+        WARNING,
+        f"MiniVoice reported the call answered{when}, but never asked our answer_url, so "
+        "the caller got none of our actions. Check the answer_url set at MiniVoice.",
+    )
+
+
+def _ended_early(records, clock, origin) -> Found | None:
+    call = records.call
+    answers = [exchange for exchange in _answers(records) if not is_fallback(exchange)]
+    if call is None or call.ended_at is None or not answers:
+        return None
+    last = max(answers, key=lambda exchange: exchange.at)
+    actions = exchange_actions(last)
+    names = action_names(actions)
+    if not names or call.ended_at < last.at:
+        return None
+    ended = say_offset(call.ended_at, origin)
+    if names[-1] in HANDS_BACK:
+        return Found(
+            Code.ENDED_EARLY,
+            WARNING,
+            f"The call ended at {ended} before MiniVoice came back to us after "
+            f"{names[-1]}: the caller did not get past that step.",
+        )
+    # Created_at has whole seconds: a second's slack keeps a call that ended right on
+    # time from being called early.
+    needed = run_seconds(actions)
+    if (call.ended_at - last.at).total_seconds() + 1 >= needed:
+        return None
+    return Found(
+        Code.ENDED_EARLY,
+        WARNING,
+        f"The call ended at {ended}, {(call.ended_at - last.at).total_seconds():.0f} s after "
+        f"our answer at {say_offset(last.at, origin)}, before its last action "
+        f"({names[-1]}) could run: the actions take about {needed:.0f} s "
+        "(the caller hung up during the prompts?).",
+    )
+
+
+def _processing_failed(records, clock, origin) -> Found | None:
+    failing = [
+        event
+        for event in records.events
+        if event.state in (WebhookEvent.State.FAILED, WebhookEvent.State.GAVE_UP)
+    ]
+    if not failing:
+        return None
+    gave_up = any(event.state == WebhookEvent.State.GAVE_UP for event in failing)
+    kinds = ", ".join(sorted({event.event_type or "(no type)" for event in failing}))
+    then = (
+        "some ran out of retries: replay them from the admin once the cause is fixed"
+        if gave_up
+        else "they are retried automatically"
+    )
+    return Found(
+        Code.PROCESSING_FAILED,
+        ERROR,
+        f"{len(failing)} event(s) of this call failed processing ({kinds}), so the call "
+        f"may be missing what they said; {then}.",
+    )
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+# -- Storing the verdict --------------------------------------------------------------------
+
+# The events the checks read; the others (there can be thousands) are never loaded.
+_CHECKED_EVENTS = Q(event_type__in=[contract.ANSWER_URL_FAILED, *contract.RECORDING_EVENTS]) | Q(
+    state__in=[WebhookEvent.State.FAILED, WebhookEvent.State.GAVE_UP]
+)
+
+
+def call_records_for_checks(*, call: Call) -> CallRecords:
+    return CallRecords(
+        call_id=call.minivoice_id,
+        call=call,
+        # The request's own body and headers play no part in any check: left in the table.
+        exchanges=list(
+            AnswerExchange.objects.filter(call_minivoice_id=call.minivoice_id).defer(
+                "request_body", "request_headers", "query_string"
+            )
+        ),
+        events=list(
+            WebhookEvent.objects.filter(_CHECKED_EVENTS, call_minivoice_id=call.minivoice_id).defer(
+                "raw_body", "headers"
+            )
+        ),
+        hidden_events=0,
+        recordings=list(call.recordings.all()),
+        problems=[],
+    )
+
+
+def call_problems_refresh(*, call_id: str, now: datetime | None = None) -> list[CallProblem]:
+    """Store what the checks find on the call now; return the rows that are new.
+
+    The call's row is locked, so two workers checking one call write one verdict. New
+    problems are handed to the alert task after commit.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        call = Call.objects.select_for_update().filter(minivoice_id=call_id).first()
+        if call is None:
+            return []
+        found = {
+            problem.code: problem
+            for problem in find_problems(records=call_records_for_checks(call=call), now=now)
+        }
+        existing = {problem.code: problem for problem in CallProblem.objects.filter(call=call)}
+        stale = [problem.pk for code, problem in existing.items() if code not in found]
+        if stale:
+            CallProblem.objects.filter(pk__in=stale).delete()
+        new = []
+        for code, problem in found.items():
+            row = existing.get(code)
+            if row is None:
+                new.append(
+                    CallProblem.objects.create(
+                        call=call,
+                        code=code,
+                        severity=problem.severity,
+                        message=problem.message,
+                        detected_at=now,
+                    )
+                )
+            elif (row.severity, row.message) != (problem.severity, problem.message):
+                row.severity, row.message = problem.severity, problem.message
+                row.save(update_fields=["severity", "message"])
+        if new:
+            from calls.timeline.alerts import problems_alert_later
+
+            problems_alert_later(problem_ids=[problem.pk for problem in new])
+    return new
