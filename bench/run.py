@@ -382,17 +382,21 @@ def measure_processing(
 LAG_CONNECTIONS = 16
 
 
-def calibrate_delay(load, *, target: float, connections: int) -> float:
+def calibrate_delay(load, *, target: float, connections: int, trials: int = 2) -> float:
     """The pause per connection between requests that makes `connections` send about
-    `target` requests/s, with the worker running: guessed, tried for 3 s, corrected once
-    by the latency seen (wrk has no fixed-rate mode)."""
+    `target` requests/s, with the worker running. wrk has no fixed-rate mode, so: guess,
+    try for 2 s, and correct by the time per request each connection actually took;
+    twice, since one trial on a shared machine can be off."""
     cycle_ms = 1000 * connections / target  # each connection's time per request
     delay_ms = cycle_ms * 0.9
-    trial = load("webhook", connections, 3, delay_ms=delay_ms, ceiling_rps=int(target * 2) + 100)
-    if trial.rps <= 0:
-        raise HarnessError("the calibration run answered nothing")
-    latency_ms = 1000 * connections / trial.rps - delay_ms
-    return max(0.0, cycle_ms - latency_ms)
+    for _ in range(trials):
+        trial = load(
+            "webhook", connections, 2, delay_ms=delay_ms, ceiling_rps=int(target * 2) + 100
+        )
+        if trial.rps <= 0:
+            raise HarnessError("a calibration run answered nothing")
+        delay_ms = max(0.0, delay_ms + cycle_ms - 1000 * connections / trial.rps)
+    return delay_ms
 
 
 def _drop_queued_messages(broker_url: str, *, queue: str = "celery") -> int:

@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from bench import processes
-from bench.run import main, summarise
+from bench.load import HarnessError
+from bench.run import calibrate_delay, main, summarise
 
 
 @pytest.mark.parametrize(
@@ -75,3 +76,26 @@ def test_a_database_server_that_is_not_there_fails_the_harness_with_exit_1(
     assert code == 1
     assert "cannot create a database" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_calibration_finds_the_pause_that_holds_the_target_rate():
+    latency_ms = 20.0  # what each request takes, on top of the pause
+
+    class Trial:
+        def __init__(self, rps):
+            self.rps = rps
+
+    def fake_load(endpoint, connections, seconds, *, delay_ms, ceiling_rps):
+        return Trial(1000 * connections / (delay_ms + latency_ms))
+
+    delay = calibrate_delay(fake_load, target=200, connections=16)
+
+    assert 1000 * 16 / (delay + latency_ms) == pytest.approx(200, rel=0.01)
+
+
+def test_calibration_against_a_server_that_answers_nothing_fails_the_harness():
+    class Trial:
+        rps = 0.0
+
+    with pytest.raises(HarnessError, match="answered nothing"):
+        calibrate_delay(lambda *a, **k: Trial(), target=200, connections=16)
