@@ -440,7 +440,8 @@ def print_table(results: dict) -> None:
             f"{figure['rps']:.0f}",
             _ms(figure["p50_ms"]),
             _ms(figure["p99_ms"]),
-            f"{figure['non2xx_share']:.2%}",
+            f"{figure['non2xx_share']:.2%}"
+            + (f" +{figure['socket_errors']} socket errors" if figure["socket_errors"] else ""),
             _ratio(figure.get("rps_ratio")),
             _ratio(figure.get("p99_ratio")),
             "-" if figure["rps_spread"] is None else f"{figure['rps_spread']:.0%}",
