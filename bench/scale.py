@@ -247,11 +247,14 @@ class StaffClient:
             raise HarnessError(f"logging in as {username} answered {status}, not a redirect")
 
 
-def pages(*, now: datetime, big_call_pk: int) -> dict[str, str]:
+def pages(*, now: datetime, big_call_pk: int, calls: int) -> dict[str, tuple[str, str]]:
+    """Each page to time: (path, text its answer must hold, so that a fast page is one
+    that found what was asked, not an empty list)."""
     day = (now - timedelta(days=30)).date()
-    return {
+    searched = call_id(calls // 2)
+    paths = {
         "call list (default)": "/admin/calls/call/",
-        "call list: search by call id": f"/admin/calls/call/?{urlencode({'q': call_id(12345)})}",
+        "call list: search by call id": f"/admin/calls/call/?{urlencode({'q': searched})}",
         "call list: status in_progress": "/admin/calls/call/?status__exact=in_progress",
         "call list: created on one day": "/admin/calls/call/?"
         + urlencode({"created_at__gte": str(day), "created_at__lt": str(day + timedelta(days=1))}),
@@ -260,19 +263,28 @@ def pages(*, now: datetime, big_call_pk: int) -> dict[str, str]:
         + urlencode({"call_minivoice_id": call_id(0)}),
         "event list (default)": "/admin/calls/webhookevent/",
     }
+    expected = {
+        "call list (default)": call_id(0),  # the newest call comes first
+        "call list: search by call id": searched,
+        "call page, 5,000 events": call_id(0),
+        "events of that call": call_id(0),
+    }
+    return {name: (path, expected.get(name, "")) for name, path in paths.items()}
 
 
-def time_pages(client: StaffClient, urls: dict[str, str], *, repeats: int) -> dict:
+def time_pages(client: StaffClient, urls: dict[str, tuple[str, str]], *, repeats: int) -> dict:
     found = {}
-    for name, path in urls.items():
+    for name, (path, expected) in urls.items():
         client.request("GET", path)  # warm: templates, connection, PostgreSQL's caches
         times, statuses = [], set()
         for _ in range(repeats):
-            status, _, elapsed = client.request("GET", path)
+            status, content, elapsed = client.request("GET", path)
             statuses.add(status)
             times.append(elapsed)
         if statuses != {200}:
             raise HarnessError(f"{name} ({path}) answered {sorted(statuses)}")
+        if expected.encode() not in content:
+            raise HarnessError(f"{name} ({path}) does not show {expected}")
         found[name] = {
             "path": path,
             "median_ms": round(statistics.median(times), 1),
@@ -359,7 +371,9 @@ def measure(options, *, stamp: str) -> dict:
         client = StaffClient(server.base_url)
         client.login(STAFF_USER, password)
         results["pages"] = time_pages(
-            client, pages(now=now, big_call_pk=big_pk), repeats=options.repeats
+            client,
+            pages(now=now, big_call_pk=big_pk, calls=options.calls),
+            repeats=options.repeats,
         )
         results["gunicorn_command"] = " ".join(server.command)
     return results
