@@ -14,7 +14,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## run: set up, migrate, create a local admin and webhook secret, serve on 127.0.0.1:8000
+## run: set up, migrate, create a local admin and webhook secret, serve on 127.0.0.1:8000,
+##      and on a new database play four demo calls through the emulator
 # The secret comes first, so that migrate (which runs the system checks) never warns
 # about a secret that is about to exist; the banner names an account only when it made one.
 run: $(VENV)/.installed
@@ -22,6 +23,8 @@ run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py dev_setup --url http://$(HOST):$(PORT)
+	@echo "  Demo:     four calls are played once the server is up (new database only)"
+	$(PY) manage.py simulate_call --demo --wait 60 --base-url http://$(HOST):$(PORT) &
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: set up, lint, check migrations, run every test

@@ -18,6 +18,7 @@ from django.test import Client
 
 from calls import dispatch
 from calls.signatures import signed_headers
+from minivoice_emulator.payloads import event_payload
 from minivoice_site.celery import app as celery_app
 
 TEST_SECRET = "whsec_bWluaXZvaWNlLXRlc3RzLW9ubHkta2V5"  # base64 of "minivoice-tests-only-key"
@@ -55,25 +56,11 @@ def minivoice_event(
     call_status: str | None = None,
     **data,
 ) -> dict:
-    """A webhook payload shaped like MiniVoice's own example.
-
-    The envelope's call status is what it would be at that event, unless given.
-    """
-    call_status = call_status or _CALL_STATUS_AT.get(event, "in_progress")
-    return {
-        "event": event,
-        "created_at": created_at,
-        "call": {"id": call_id, "status": call_status, "direction": "inbound"},
-        "variables": {},
-        "data": {"call_id": call_id, **data},
-    }
-
-
-_CALL_STATUS_AT = {
-    "call.initiated": "initiated",
-    "call.ringing": "ringing",
-    "call.completed": "completed",
-}
+    """A webhook payload shaped like MiniVoice's own example, built as the emulator builds
+    them. The envelope's call status is what it would be at that event, unless given."""
+    return event_payload(
+        event, call_id=call_id, created_at=created_at, call_status=call_status, **data
+    )
 
 
 def signed(

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -282,10 +282,7 @@ def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
     is idempotent, so a worker that was merely slow costs one extra look.
     """
     now = timezone.now()
-    due = WebhookEvent.objects.filter(
-        Q(state=WebhookEvent.State.PENDING, queued_at__lt=now - pending_for)
-        | Q(state=WebhookEvent.State.FAILED, next_attempt_at__lte=now)
-    )
+    due = events_due_for_requeue(pending_for=pending_for, now=now)
     event_ids = list(due.order_by("queued_at").values_list("pk", flat=True)[:limit])
     WebhookEvent.objects.filter(pk__in=event_ids, state__in=_REQUEUED_STATES).update(
         state=WebhookEvent.State.PENDING, queued_at=now, next_attempt_at=None
@@ -297,6 +294,18 @@ def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
 
 
 _REQUEUED_STATES = (WebhookEvent.State.PENDING, WebhookEvent.State.FAILED)
+
+
+def events_due_for_requeue(
+    *, pending_for: timedelta, now: datetime | None = None
+) -> QuerySet[WebhookEvent]:
+    """What `events_requeue_due` hands to a worker: pending for longer than `pending_for`
+    (no worker took it), or failed with a retry that is due."""
+    now = now or timezone.now()
+    return WebhookEvent.objects.filter(
+        Q(state=WebhookEvent.State.PENDING, queued_at__lt=now - pending_for)
+        | Q(state=WebhookEvent.State.FAILED, next_attempt_at__lte=now)
+    )
 
 
 @dataclass(frozen=True)

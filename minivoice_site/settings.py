@@ -220,6 +220,14 @@ if not DEBUG:
     refuse_example_values("SECRET_KEY", [SECRET_KEY])
     refuse_example_values("MINIVOICE_WEBHOOK_SECRET", MINIVOICE_WEBHOOK_SECRETS)
 
+# MiniVoice's REST API (CONTRACT.md §3): where recordings and final call data are fetched
+# from, and the key sent as `Authorization: Bearer`. In development both default to the
+# local emulator (`manage.py minivoice_emulator`), which accepts that same key.
+MINIVOICE_API_URL = envstr("MINIVOICE_API_URL", "http://127.0.0.1:8900" if DEBUG else "")
+if MINIVOICE_API_URL and not MINIVOICE_API_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("MINIVOICE_API_URL must be an http:// or https:// URL")
+MINIVOICE_API_KEY = envstr("MINIVOICE_API_KEY", "mv_dev_local_emulator_key" if DEBUG else "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import json
-import uuid
-from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -11,7 +8,7 @@ from django.utils import timezone
 
 from calls import contract
 from calls.actions import is_http_url
-from calls.signatures import signed_headers
+from minivoice_emulator import payloads, transport
 
 DEFAULT_URL = "http://127.0.0.1:8000/minivoice/webhooks/"
 
@@ -52,50 +49,32 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--url must be an http:// or https:// URL (got {options['url']!r})."
             )
-        webhook_id = options["webhook_id"] or f"msg_{uuid.uuid4().hex}"
+        webhook_id = options["webhook_id"] or payloads.new_webhook_id()
         if not (webhook_id.isascii() and webhook_id.isprintable() and " " not in webhook_id):
             raise CommandError("--webhook-id must be printable ASCII without spaces.")
-        body = json.dumps(_payload(options, extra)).encode()
-        headers = signed_headers(
+        body = payloads.encode(_payload(options, extra))
+        headers = payloads.signed_json_headers(
             body=body, secret=settings.MINIVOICE_WEBHOOK_SECRETS[0], webhook_id=webhook_id
         )
-        request = Request(
-            options["url"],
-            data=body,
-            method="POST",
-            headers={**headers, "Content-Type": "application/json"},
-        )
-        status, answer = _send(request)
-        self.stdout.write(f"{options['event']} ({webhook_id}) → HTTP {status}: {answer}")
-        if status >= 300:
+        try:
+            reply = transport.post(options["url"], body=body, headers=headers, timeout=10)
+        except transport.Unreachable as exc:
+            raise CommandError(f"Could not reach {exc}. Is the app running (make run)?") from None
+        answer = reply.body.decode(errors="replace")
+        self.stdout.write(f"{options['event']} ({webhook_id}) → HTTP {reply.status}: {answer}")
+        if reply.status >= 300:
             raise CommandError("The app refused the webhook; see its answer above.")
 
 
 def _payload(options: dict, extra: dict) -> dict:
     call_id = options["call_id"]
     event = options["event"]
-    status = event.split(".")[-1]
-    data: dict = {"call_id": call_id}
+    data: dict = {}
     if event in contract.RECORDING_EVENTS:
-        data.update(recording_id=options["recording_id"] or f"rec_{call_id}", status=status)
+        data.update(
+            recording_id=options["recording_id"] or f"rec_{call_id}", status=event.split(".")[-1]
+        )
     data.update(extra)
-    return {
-        "event": event,
-        "created_at": timezone.now().isoformat().replace("+00:00", "Z"),
-        "call": {"id": call_id, "status": "in_progress", "direction": "inbound"},
-        "variables": {},
-        "data": data,
-    }
-
-
-def _send(request: Request) -> tuple[int, str]:
-    try:
-        with urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode(errors="replace")
-    except HTTPError as exc:  # the app answered, with an error status
-        return exc.code, exc.read().decode(errors="replace")
-    except (URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CommandError(
-            f"Could not reach {request.full_url}: {reason}. Is the app running (make run)?"
-        ) from None
+    return payloads.event_payload(
+        event, call_id=call_id, created_at=timezone.now(), call_status="in_progress", **data
+    )

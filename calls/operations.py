@@ -1,0 +1,124 @@
+"""The operators' everyday jobs, for their management commands: choosing events to
+replay, handing stuck ones to a worker again, and pruning old logs.
+
+Processing itself stays in `calls.services` (`events_replay`, `events_requeue_due`): the
+commands go through the same path as the worker and the beat sweep.
+
+Pruning: calls, recordings and their problems are summaries of the logs and stay;
+deleting the logs behind them changes none of them. Events still waiting for work
+(pending, failed and due a retry) are kept whatever their age: deleting one would lose
+what it says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Model, QuerySet
+
+from calls.models import AnswerExchange, WebhookEvent
+from calls.services import events_requeue_due
+
+# -- Replay ---------------------------------------------------------------------------
+
+
+def events_chosen(
+    *,
+    ids: Sequence[int] = (),
+    call_id: str = "",
+    states: Sequence[str] = (),
+    since: datetime | None = None,
+) -> QuerySet[WebhookEvent]:
+    """The events matching every choice given (an empty choice does not narrow)."""
+    events = WebhookEvent.objects.all()
+    if ids:
+        events = events.filter(pk__in=ids)
+    if call_id:
+        events = events.filter(call_minivoice_id=call_id)
+    if states:
+        events = events.filter(state__in=states)
+    if since is not None:
+        events = events.filter(received_at__gte=since)
+    return events
+
+
+# -- Reconcile --------------------------------------------------------------------------
+
+
+def events_requeue_stuck(
+    *,
+    pending_for: timedelta,
+    limit: int,
+    batch_size: int = 200,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """The beat sweep's service, run in batches up to `limit`; return how many were sent.
+
+    A requeued event is stamped as just queued, so the next batch does not pick it again.
+    """
+    sent = 0
+    while sent < limit:
+        wanted = min(batch_size, limit - sent)
+        count = events_requeue_due(pending_for=pending_for, limit=wanted)
+        sent += count
+        if on_batch is not None and count:
+            on_batch(count)
+        if count < wanted:
+            break
+    return sent
+
+
+# -- Prune ------------------------------------------------------------------------------
+
+# Waiting for work: never pruned.
+UNFINISHED_STATES = (WebhookEvent.State.PENDING, WebhookEvent.State.FAILED)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    events: int
+    exchanges: int
+
+
+def prunable_events(*, before: datetime) -> QuerySet[WebhookEvent]:
+    return WebhookEvent.objects.filter(received_at__lt=before).exclude(state__in=UNFINISHED_STATES)
+
+
+def prunable_exchanges(*, before: datetime) -> QuerySet[AnswerExchange]:
+    return AnswerExchange.objects.filter(received_at__lt=before)
+
+
+def logs_prune(
+    *,
+    before: datetime,
+    batch_size: int = 1000,
+    on_batch: Callable[[int], None] | None = None,
+) -> Pruned:
+    """Delete events and exchanges received before `before`, `batch_size` rows at a time.
+
+    Each batch is its own short transaction that deletes by primary key, so no lock is
+    held for long and intake keeps going meanwhile; an interrupted run keeps what it did.
+    """
+    events = _delete_in_batches(prunable_events(before=before), batch_size, on_batch)
+    exchanges = _delete_in_batches(prunable_exchanges(before=before), batch_size, on_batch)
+    return Pruned(events=events, exchanges=exchanges)
+
+
+def _delete_in_batches(
+    chosen: QuerySet, batch_size: int, on_batch: Callable[[int], None] | None
+) -> int:
+    model: type[Model] = chosen.model
+    deleted = 0
+    while True:
+        ids = list(chosen.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            # Nothing points at log rows, so Django deletes them in one DELETE by key.
+            count, _ = model.objects.filter(pk__in=ids).delete()
+        deleted += count
+        if on_batch is not None:
+            on_batch(count)

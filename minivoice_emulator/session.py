@@ -1,0 +1,130 @@
+"""Many calls at once: each played and delivered in its own thread, then judged.
+
+Verdicts read the app's database, and only once every call has been played, from the
+calling thread: reads never overlap the app's writes from this process (SQLite's shared
+in-memory test database refuses that outright), and no thread is left holding a
+connection.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from minivoice_emulator import api, verdict
+from minivoice_emulator.runner import CallRunner, PlayedCall
+from minivoice_emulator.scenarios import Scenario
+from minivoice_emulator.transport import Latencies, Transport
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to play, and against what."""
+
+    base_url: str
+    answer_url: str
+    api_url: str
+    secret: str
+    scenario: Scenario
+    digits: list[str] = field(default_factory=list)
+    speed: float = 0
+    chaos: bool = False
+    seed: int | None = None
+    calls: int = 1
+    concurrency: int = 1
+    api_key: str = ""
+    register_with_api: bool = False
+    app_answer_url: str = ""  # the app's own answer_url (answer_url may point elsewhere)
+    judge: bool = True  # False: play only (the demo's in-progress call is not judged)
+    call_ids: list[str] = field(default_factory=list)  # default: fresh call_sim_… ids
+
+
+@dataclass
+class Result:
+    played: PlayedCall
+    verdict: verdict.Verdict | None
+    registration_error: str = ""
+
+
+@dataclass
+class Session:
+    results: list[Result]
+    latencies: Latencies
+
+    def summary(self) -> dict:
+        deliveries = [d for r in self.results for d in r.played.deliveries]
+        return {
+            "calls": len(self.results),
+            "webhooks": len(deliveries),
+            "deliveries_sent": sum(d.attempts for d in deliveries),
+            "lost_deliveries": sum(1 for d in deliveries if not d.acknowledged),
+            "answer_url_requests": sum(len(r.played.answers) for r in self.results),
+            "verdicts_failed": sum(1 for r in self.results if r.verdict and not r.verdict.ok),
+            "answer_url_ms": percentiles(self.latencies.answer_url),
+            "webhook_ms": percentiles(self.latencies.webhook),
+        }
+
+
+def percentiles(values: list[float]) -> dict:
+    """p50, p95 and p99 by nearest rank, in milliseconds; None with no values."""
+    ordered = sorted(values)
+
+    def rank(share: float) -> float | None:
+        if not ordered:
+            return None
+        return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)], 1)
+
+    return {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99)}
+
+
+def play(plan: Plan, *, on_played: Callable[[Result], None] | None = None) -> Session:
+    latencies = Latencies()
+    call_ids = plan.call_ids or [f"call_sim_{uuid.uuid4().hex[:12]}" for _ in range(plan.calls)]
+    results: list[Result] = []
+    with ThreadPoolExecutor(max_workers=max(1, plan.concurrency)) as pool:
+        futures = [
+            pool.submit(_play_one, plan, call_id, index, latencies)
+            for index, call_id in enumerate(call_ids)
+        ]
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            if on_played is not None:
+                on_played(result)
+    order = {call_id: index for index, call_id in enumerate(call_ids)}
+    results.sort(key=lambda result: order[result.played.call_id])
+    if plan.judge:
+        for result in results:
+            verdict.wait_until_processed(result.played)
+            result.verdict = verdict.judge(result.played, app_answer_url=plan.app_answer_url)
+    return Session(results=results, latencies=latencies)
+
+
+def _play_one(plan: Plan, call_id: str, index: int, latencies: Latencies) -> Result:
+    rng = random.Random(f"{plan.seed}-{index}") if plan.chaos else None
+    transport = Transport(base_url=plan.base_url, secret=plan.secret, latencies=latencies, rng=rng)
+    runner = CallRunner(
+        call_id=call_id,
+        scenario=plan.scenario,
+        answer_url=plan.answer_url,
+        api_url=plan.api_url,
+        request_answer=lambda url, body, webhook_id: transport.request_answer(
+            url, body, webhook_id=webhook_id
+        ),
+        deliver=transport.deliver,
+        digits=plan.digits,
+        speed=plan.speed,
+        hold_deliveries=plan.chaos,
+    )
+    played = runner.play()
+    result = Result(played=played, verdict=None)
+    if plan.register_with_api:
+        try:
+            api.register_call(api_url=plan.api_url, api_key=plan.api_key, played=played)
+        except (ValueError, api.Unreachable) as exc:
+            result.registration_error = str(exc)
+    return result
