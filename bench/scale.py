@@ -18,8 +18,10 @@ import json
 import re
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
@@ -32,7 +34,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from bench import processes
-from bench.load import HarnessError
+from bench.load import HarnessError, run_load
 from bench.signing import EVENT_CYCLE, new_secret
 
 ARTIFACTS = processes.ROOT / "artifacts"
@@ -312,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeats", type=int, default=5, help="timed requests per page (default 5)"
     )
     parser.add_argument(
+        "--prune-older-than",
+        metavar="AGE",
+        help="also time `manage.py prune_events --older-than AGE` (e.g. 45d: half the "
+        "90 days filled) while wrk loads webhook intake, and intake's p99 before and "
+        "during it",
+    )
+    parser.add_argument(
         "--output", type=Path, default=ARTIFACTS, help="folder for the JSON results"
     )
     return parser
@@ -345,11 +354,11 @@ def measure(options, *, stamp: str) -> dict:
     with contextlib.ExitStack() as stack:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scale-")))
         dsn = stack.enter_context(processes.postgres_database())
-        env = processes.app_environment(
-            database_url=dsn, broker_url="redis://127.0.0.1:1/0", secret=new_secret()
-        )
-        # Nothing is published here; with no broker the app would run tasks in-process.
-        env.pop("CELERY_BROKER_URL")
+        # A broker, as in production: intake during the prune publishes (no worker runs,
+        # so its messages wait), rather than processing each event in the request.
+        broker_url = stack.enter_context(processes.redis_server(logs))
+        secret = new_secret()
+        env = processes.app_environment(database_url=dsn, broker_url=broker_url, secret=secret)
         console.print("Migrating, collecting static files, making a staff user…")
         processes.manage("migrate", "--noinput", env=env)
         processes.manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
@@ -376,7 +385,69 @@ def measure(options, *, stamp: str) -> dict:
             repeats=options.repeats,
         )
         results["gunicorn_command"] = " ".join(server.command)
+        if options.prune_older_than:
+            results["prune"] = measure_prune(
+                dsn=dsn, env=env, server=server, secret=secret, workdir=logs,
+                older_than=options.prune_older_than,
+            )  # fmt: skip
     return results
+
+
+PRUNE_TIME_LIMIT = 1800
+
+
+def measure_prune(*, dsn, env, server, secret, workdir, older_than: str) -> dict:
+    """Intake's p99 for 5 s alone, then in 5-s runs for as long as prune_events runs."""
+
+    def intake(run_id: str):
+        return run_load(
+            url=server.base_url + "/minivoice/webhooks/", endpoint="webhook", kind="webhook",
+            secret=secret, run_id=run_id, connections=8, seconds=5, ceiling_rps=3000,
+            server_pid=server.process.pid, workdir=workdir,
+        )  # fmt: skip
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        before = conn.execute("SELECT count(*) FROM calls_webhookevent").fetchone()[0]
+    alone = intake("pa")
+    log = (workdir / "prune.log").open("w")
+    command = [sys.executable, "manage.py", "prune_events", "--older-than", older_than]
+    started = time.monotonic()
+    prune = subprocess.Popen(
+        command, cwd=processes.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    ended: list[float] = []
+    waiter = threading.Thread(target=lambda: (prune.wait(), ended.append(time.monotonic())))
+    waiter.start()
+    during = []
+    try:
+        while not ended and time.monotonic() - started < PRUNE_TIME_LIMIT:
+            during.append(intake(f"pd{len(during)}"))
+    finally:
+        if prune.poll() is None:
+            processes.stop(prune)
+        waiter.join()
+        log.close()
+    if prune.returncode != 0:
+        raise HarnessError(
+            f"prune_events exited {prune.returncode}: {(workdir / 'prune.log').read_text()[-1500:]}"
+        )
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        after = conn.execute("SELECT count(*) FROM calls_webhookevent").fetchone()[0]
+    added = alone.requests + sum(r.requests for r in during)
+    return {
+        "older_than": older_than,
+        "events_deleted": before + added - after,
+        "prune_seconds": round(ended[0] - started, 1),
+        "intake_alone": {"rps": alone.rps, "p99_ms": alone.p99_ms, "non2xx": alone.non2xx},
+        "intake_during": {
+            "runs": len(during),
+            "rps_median": statistics.median(r.rps for r in during) if during else None,
+            "p99_ms_worst": max((r.p99_ms for r in during), default=None),
+            "p99_ms_median": statistics.median(r.p99_ms for r in during) if during else None,
+            "non2xx": sum(r.non2xx for r in during),
+        },
+        "output": (workdir / "prune.log").read_text()[-500:],
+    }
 
 
 def print_table(results: dict) -> None:
@@ -409,6 +480,25 @@ def print_table(results: dict) -> None:
         f"{avg['raw_body']} / {avg['payload_jsonb']} / {avg['headers_jsonb']}",
         "",
     )
+    prune = results.get("prune")
+    if prune:
+        table.add_section()
+        during = prune["intake_during"]
+        table.add_row(
+            f"prune_events --older-than {prune['older_than']}: {prune['events_deleted']:,} events",
+            f"{prune['prune_seconds']:.0f} s",
+            "",
+        )
+        table.add_row(
+            "  intake p99 alone / during the prune (worst 5-s run)",
+            f"{prune['intake_alone']['p99_ms']:.0f} ms",
+            f"{during['p99_ms_worst'] or 0:.0f} ms",
+        )
+        table.add_row(
+            "  intake req/s alone / during (median); non-2xx during",
+            f"{prune['intake_alone']['rps']:.0f}",
+            f"{during['rps_median'] or 0:.0f}; {during['non2xx']}",
+        )
     console.print(table)
 
 
