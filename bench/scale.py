@@ -116,11 +116,14 @@ def fill(dsn: str, *, calls: int, big_call_events: int, now: datetime) -> dict:
     with psycopg.connect(dsn) as conn, Progress(console=console) as progress:
         task = progress.add_task("calls", total=calls)
         with conn.cursor().copy(f"COPY calls_call ({', '.join(CALL_COLUMNS)}) FROM STDIN") as copy:
+            # Oldest first, as they would have arrived: ids follow time, which is what
+            # pruning and "newest first" lists walk in production.
             for start in range(0, calls, CHUNK_ROWS):
                 stop = min(calls, start + CHUNK_ROWS)
                 copy.write(
                     "".join(
-                        call_row(n, created=now - span * (n / calls)) for n in range(start, stop)
+                        call_row(n, created=now - span * (n / calls))
+                        for n in range(calls - 1 - start, calls - 1 - stop, -1)
                     )
                 )
                 progress.update(task, completed=stop)
@@ -128,23 +131,12 @@ def fill(dsn: str, *, calls: int, big_call_events: int, now: datetime) -> dict:
         done = 0
         columns = ", ".join(EVENT_COLUMNS)
         with conn.cursor().copy(f"COPY calls_webhookevent ({columns}) FROM STDIN") as copy:
-            # The big call (call 0, the newest) first, then ten per call.
-            created = now
-            for first in range(0, big_call_events, CHUNK_ROWS):
-                last = min(big_call_events, first + CHUNK_ROWS)
-                copy.write(
-                    "".join(
-                        event_row(0, k, created=created, webhook_id=f"msg_big_{k:07d}")
-                        for k in range(first, last)
-                    )
-                )
-                done = last
-                progress.update(task, completed=done)
+            # Ten per call, oldest call first; then the big call's (call 0, the newest).
             per_chunk = CHUNK_ROWS // EVENTS_PER_CALL
             for start in range(0, calls, per_chunk):
                 stop = min(calls, start + per_chunk)
                 lines = []
-                for n in range(start, stop):
+                for n in range(calls - 1 - start, calls - 1 - stop, -1):
                     created = now - span * (n / calls)
                     lines.extend(
                         event_row(n, k, created=created, webhook_id=f"msg_s{n:09d}_{k}")
@@ -152,6 +144,16 @@ def fill(dsn: str, *, calls: int, big_call_events: int, now: datetime) -> dict:
                     )
                 copy.write("".join(lines))
                 done += len(lines)
+                progress.update(task, completed=done)
+            for first in range(0, big_call_events, CHUNK_ROWS):
+                last = min(big_call_events, first + CHUNK_ROWS)
+                copy.write(
+                    "".join(
+                        event_row(0, k, created=now, webhook_id=f"msg_big_{k:07d}")
+                        for k in range(first, last)
+                    )
+                )
+                done += last - first
                 progress.update(task, completed=done)
         conn.commit()
     filled = time.monotonic() - started
@@ -433,10 +435,14 @@ def measure_prune(*, dsn, env, server, secret, workdir, older_than: str) -> dict
         )
     with psycopg.connect(dsn, autocommit=True) as conn:
         after = conn.execute("SELECT count(*) FROM calls_webhookevent").fetchone()[0]
+    output = (workdir / "prune.log").read_text()
+    # The command's own count: wrk counts completed requests only, so rows inserted by
+    # requests still in flight at the end of each run would skew before - after.
+    said = re.search(r"Deleted (\d+) webhook event", output)
     added = alone.requests + sum(r.requests for r in during)
     return {
         "older_than": older_than,
-        "events_deleted": before + added - after,
+        "events_deleted": int(said.group(1)) if said else before + added - after,
         "prune_seconds": round(ended[0] - started, 1),
         "intake_alone": {"rps": alone.rps, "p99_ms": alone.p99_ms, "non2xx": alone.non2xx},
         "intake_during": {
@@ -446,7 +452,7 @@ def measure_prune(*, dsn, env, server, secret, workdir, older_than: str) -> dict
             "p99_ms_median": statistics.median(r.p99_ms for r in during) if during else None,
             "non2xx": sum(r.non2xx for r in during),
         },
-        "output": (workdir / "prune.log").read_text()[-500:],
+        "output": output[-500:],
     }
 
 

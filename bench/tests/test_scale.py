@@ -60,6 +60,11 @@ def test_fill_copies_calls_and_ten_events_each_plus_the_big_call():
     assert event.payload["call"]["id"] == scale.call_id(42)
     assert event.state == WebhookEvent.State.PROCESSED
     assert Call.objects.get(minivoice_id=scale.call_id(0)).created_at == NOW
+    # Ids follow time, as rows that arrived one by one: oldest first.
+    assert Call.objects.order_by("pk").first().created_at < NOW
+    assert Call.objects.order_by("pk").last().minivoice_id == scale.call_id(0)
+    oldest, newest = WebhookEvent.objects.order_by("pk")[0], WebhookEvent.objects.latest("pk")
+    assert oldest.received_at < newest.received_at
 
 
 def test_bad_arguments_exit_2(capsys):
