@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint chromium worker clean
+.PHONY: run test lint chromium wrk worker clean bench bench-quick bench-profile bench-scale
 
 # Reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -28,7 +28,7 @@ run: $(VENV)/.installed
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: set up, lint, check migrations, run every test
-test: $(VENV)/.installed chromium lint
+test: $(VENV)/.installed chromium wrk lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
 
@@ -41,6 +41,30 @@ chromium:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	}
+
+# The benchmark's load generator (and its tests), from Debian, like chromium.
+wrk:
+	@command -v wrk >/dev/null || { \
+		echo "Installing Debian's wrk for the benchmark..."; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; \
+	}
+
+## bench: measure intake, answer_url and processing against a bare reference (minutes)
+bench: $(VENV)/.installed wrk
+	$(PY) -m bench
+
+## bench-quick: the same in a few seconds per figure (CI: shows the harness works)
+bench-quick: $(VENV)/.installed wrk
+	$(PY) -m bench --quick
+
+## bench-profile: the quick benchmark, then py-spy on gunicorn's workers under load
+bench-profile: $(VENV)/.installed wrk
+	$(PY) -m bench --quick --profile
+
+## bench-scale: the admin and database at CALLS calls and 10x events (default 1,000,000)
+bench-scale: $(VENV)/.installed
+	$(PY) -m bench.scale $(if $(CALLS),--calls $(CALLS))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,492 @@
+"""`make bench` / `make bench-quick`: start everything, measure, print one table, stop.
+
+    python -m bench [--quick] [--profile] [--seconds S] [--rounds N] ...
+
+Order of work: PostgreSQL database and Redis of our own, migrate, gunicorn (as
+production runs it, serving the reference beside the app), then rounds of runs that
+alternate reference and project; then one Celery worker for the processing figures.
+Exits 1 when the harness itself fails (a part would not start, wrk failed, the pool ran
+out), never because a target was missed: it reports what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from bench import processes, processing, profile, stats
+from bench.cpu import machine_busy_ticks
+from bench.load import HarnessError, LoadResult, run_load
+from bench.reference import _CREATE as REFERENCE_TABLE_SQL
+from bench.signing import new_secret
+
+ARTIFACTS = processes.ROOT / "artifacts"
+ENDPOINTS = {
+    # name: (path, kind of signed body)
+    "reference": ("/bench/reference/", "webhook"),
+    "webhook": ("/minivoice/webhooks/", "webhook"),
+    "answer": ("/minivoice/answer/", "answer"),
+}
+PROJECT_ENDPOINTS = ("webhook", "answer")
+
+# Wide enough for the table in CI logs, where there is no terminal to measure.
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark webhook intake, answer_url and event processing against a "
+        "bare reference view, on PostgreSQL, Redis, gunicorn and a Celery worker started "
+        "for the run on loopback and stopped after it.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few seconds per figure (CI: shows the harness works; figures are rough)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, help="length of each load run (default 10; quick: 3)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="alternated reference/project rounds; the ratio is their median (default 3; quick: 2)",
+    )
+    parser.add_argument(
+        "--connections",
+        default="8,32",
+        help="comma-separated connection counts to load with (default 8,32)",
+    )
+    parser.add_argument(
+        "--lag-seconds",
+        type=float,
+        help="how long intake runs at half its maximum for the lag figures (default 60; quick: 8)",
+    )
+    parser.add_argument(
+        "--processing-seconds",
+        type=float,
+        help="how long one worker drains the backlog for the rate figure (default 20; quick: 5)",
+    )
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=1,
+        help="processes of the one Celery worker (default 1)",
+    )
+    parser.add_argument(
+        "--ceiling-rps",
+        type=int,
+        default=5000,
+        help="the most requests/s any run could make: sizes each run's pool of signed "
+        "requests (default 5000)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile gunicorn's workers with py-spy under load, into artifacts/",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ARTIFACTS,
+        help="folder for the JSON results and logs (default artifacts/, git-ignored)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    try:
+        connections = [int(c) for c in options.connections.split(",") if c.strip()]
+    except ValueError:
+        parser.error("--connections takes whole numbers separated by commas, e.g. 8,32")
+    if not connections or min(connections) < 1:
+        parser.error("--connections needs at least one count of 1 or more")
+    options.connections = connections
+    quick = options.quick
+    defaults = {
+        "seconds": 3 if quick else 10,
+        "rounds": 2 if quick else 3,
+        "lag_seconds": 8 if quick else 60,
+        "processing_seconds": 5 if quick else 20,
+    }
+    for name, default in defaults.items():
+        if getattr(options, name) is None:
+            setattr(options, name, default)
+    for name in ("seconds", "lag_seconds", "processing_seconds"):
+        if getattr(options, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if options.rounds < 1 or options.worker_concurrency < 1 or options.ceiling_rps < 100:
+        parser.error("--rounds and --worker-concurrency must be 1 or more, --ceiling-rps 100+")
+    for tool in ("wrk", "redis-server"):
+        if not _on_path(tool):
+            console.print(f"[red]{tool} is not installed (make bench installs wrk).[/]")
+            return 1
+
+    # SIGTERM (CI cancelling) unwinds like Ctrl-C, so every `with` stops its part.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run(options)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(options) -> int:
+    started = datetime.now(tz=UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    options.output.mkdir(parents=True, exist_ok=True)
+    logs = options.output / f"bench-{stamp}-logs"
+    logs.mkdir(exist_ok=True)
+    try:
+        results = measure(options, logs=logs)
+    except HarnessError as exc:
+        console.print(f"[red]The benchmark harness failed:[/] {exc}")
+        console.print(f"Logs: {logs}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted; everything started was stopped.[/]")
+        return 130
+    results["started_at"] = started.isoformat()
+    results["finished_at"] = datetime.now(tz=UTC).isoformat()
+    print_table(results)
+    if "profile" in results:
+        print_profile(results["profile"])
+    if "profile" in results["processing"]:
+        worker = results["processing"]["profile"]
+        table = Table(title="Where the Celery worker spends its time (wall, share of samples)")
+        table.add_column("inside", justify="left")
+        table.add_column("worker", justify="right")
+        for suspect, share in worker["suspects"].items():
+            table.add_row(suspect, f"{share:.0%}")
+        table.add_row("samples", str(worker["samples"]))
+        console.print(table)
+    path = options.output / f"bench-{stamp}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    (options.output / "bench-latest.json").write_text(path.read_text())
+    console.print(f"Results: {path}   Logs: {logs}")
+    return 0
+
+
+def _on_path(tool: str) -> bool:
+    return any(os.access(Path(folder) / tool, os.X_OK) for folder in os.environ["PATH"].split(":"))
+
+
+def measure(options, *, logs: Path) -> dict:
+    secret = new_secret()
+    session = secrets.token_hex(3)
+    results: dict = {
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()},
+        "machine": {"cpus": os.cpu_count(), "host": socket.gethostname()},
+        "runs": [],
+    }
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as pools:
+        console.print("Starting PostgreSQL database, Redis and gunicorn…")
+        database_url = stack.enter_context(processes.postgres_database())
+        broker_url = stack.enter_context(processes.redis_server(logs))
+        env = processes.app_environment(
+            database_url=database_url, broker_url=broker_url, secret=secret
+        )
+        processes.manage("migrate", "--noinput", env=env)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(REFERENCE_TABLE_SQL["postgresql"])
+        server = stack.enter_context(processes.gunicorn(env=env, workdir=logs))
+        results["gunicorn_command"] = " ".join(server.command)
+        results["gunicorn_conf"] = (processes.ROOT / "gunicorn.conf.py").exists()
+        counter = iter(range(10_000))
+
+        def load(
+            endpoint: str, connections: int, seconds: float, *, ceiling_rps=None, **extra
+        ) -> LoadResult:
+            path, kind = ENDPOINTS[endpoint]
+            return run_load(
+                url=server.base_url + path,
+                endpoint=endpoint,
+                kind=kind,
+                secret=secret,
+                run_id=f"{session}r{next(counter):03d}",
+                connections=connections,
+                seconds=seconds,
+                ceiling_rps=ceiling_rps or options.ceiling_rps,
+                server_pid=server.process.pid,
+                workdir=Path(pools),
+                **extra,
+            )
+
+        console.print("Warming up…")
+        for endpoint in ENDPOINTS:
+            load(endpoint, 8, 1 if options.quick else 2)
+
+        for round_number in range(1, options.rounds + 1):
+            for connections in options.connections:
+                for endpoint in ("reference", *PROJECT_ENDPOINTS):
+                    busy_before = machine_busy_ticks()
+                    result = load(endpoint, connections, options.seconds)
+                    run = result.as_dict() | {
+                        "round": round_number,
+                        "machine_busy_share": _busy_share(busy_before, machine_busy_ticks()),
+                    }
+                    results["runs"].append(run)
+                    console.print(
+                        f"  round {round_number} {endpoint:9} {connections:3} conns: "
+                        f"{result.rps:8.1f} req/s  p50 {result.p50_ms:6.1f} ms  "
+                        f"p99 {result.p99_ms:6.1f} ms  non-2xx {result.non2xx}  "
+                        f"wrk CPU {result.wrk_cpu_share:.0%}  server CPU "
+                        f"{result.server_cpu_share:.2f} cores"
+                    )
+        results["summary"] = summarise(results["runs"], options.connections)
+
+        if options.profile:
+            results["profile"] = profile.profile_endpoints(
+                load=load, server_pid=server.process.pid, output=logs.parent, stamp=logs.name
+            )
+
+        results["processing"] = measure_processing(
+            options, env=env, logs=logs, database_url=database_url, broker_url=broker_url,
+            load=load, summary=results["summary"],
+        )  # fmt: skip
+    return results
+
+
+def _busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return round(busy / total, 3) if total else 0.0
+
+
+def summarise(runs: list[dict], connection_counts: list[int]) -> dict:
+    """Per endpoint and connection count: median figures across rounds, and the median
+    of each round's ratio to the reference."""
+    summary: dict = {}
+    for connections in connection_counts:
+        here = [r for r in runs if r["connections"] == connections]
+        by_endpoint = {e: [r for r in here if r["endpoint"] == e] for e in ENDPOINTS}
+        reference = by_endpoint["reference"]
+        for endpoint, found in by_endpoint.items():
+            rps = [r["rps"] for r in found]
+            p99 = [r["p99_ms"] for r in found]
+            requests = sum(r["requests"] for r in found)
+            figure = {
+                "rounds": len(found),
+                "rps": statistics.median(rps),
+                "p50_ms": statistics.median(r["p50_ms"] for r in found),
+                "p99_ms": statistics.median(p99),
+                "non2xx_share": sum(r["non2xx"] for r in found) / requests if requests else 0,
+                "socket_errors": sum(r["socket_errors"] + r["timeouts"] for r in found),
+                "rps_spread": stats.spread(rps),
+                "wrk_cpu_share_max": max(r["wrk_cpu_share"] for r in found),
+            }
+            if endpoint != "reference":
+                figure["rps_ratios"] = stats.ratios(rps, [r["rps"] for r in reference])
+                figure["rps_ratio"] = stats.median_ratio(rps, [r["rps"] for r in reference])
+                figure["p99_ratio"] = stats.median_ratio(p99, [r["p99_ms"] for r in reference])
+            summary[f"{endpoint}@{connections}"] = figure
+    return summary
+
+
+def measure_processing(
+    options, *, env, logs, database_url, broker_url, load, summary
+) -> dict:  # fmt: skip
+    """One worker drains the backlog the load runs left (rate), then intake runs at half
+    its maximum while the worker keeps up, or not (lag, backlog)."""
+    result: dict = {"worker_concurrency": options.worker_concurrency}
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        backlog = processing.pending_count(conn)
+        result["backlog_before"] = backlog
+        console.print(f"Starting one Celery worker; {backlog} events wait for it…")
+        with processes.celery_worker(
+            env=env, workdir=logs, concurrency=options.worker_concurrency
+        ) as worker:
+            since = processing.now(conn)
+            if options.profile:
+                # The worker drains the backlog meanwhile: the profile is the rate's.
+                result["profile"] = profile.profile_process(
+                    pid=worker.pid,
+                    seconds=int(options.processing_seconds),
+                    output=logs.parent / f"{logs.name}-profile-worker.txt",
+                )
+            else:
+                time.sleep(options.processing_seconds)
+            times = processing.processed_times(conn, since=since)
+            result["events_processed"] = len(times)
+            result["events_per_second"] = stats.events_per_second(times)
+            result["drained"] = processing.pending_count(conn) == 0
+            # The rest of that backlog is not this phase's: drop its messages, so the
+            # lag below measures only what arrives during it.
+            _drop_queued_messages(broker_url)
+
+            top = max(
+                (k for k in summary if k.startswith("webhook@")),
+                key=lambda k: int(k.split("@")[1]),
+            )
+            maximum = summary[top]["rps"]
+            target = maximum / 2
+            delay_ms = calibrate_delay(load, target=target, connections=LAG_CONNECTIONS)
+            result.update(target_rps=round(target, 1), measured_max_from=top, delay_ms=delay_ms)
+            console.print(
+                f"Intake at half its maximum ({target:.0f} req/s) for "
+                f"{options.lag_seconds:.0f}s with the worker running…"
+            )
+            start = processing.now(conn)
+            sampler = processing.BacklogSampler(database_url, since=start)
+            sampler.start()
+            try:
+                # A pool sized for this rate, not the ceiling: made in a second, so the
+                # load starts right after the sampler does.
+                run = load(
+                    "webhook",
+                    LAG_CONNECTIONS,
+                    options.lag_seconds,
+                    delay_ms=delay_ms,
+                    ceiling_rps=int(target * 2) + 100,
+                )
+            finally:
+                sampler.stop()
+            if sampler.error:
+                raise HarnessError(f"sampling the backlog failed: {sampler.error}")
+            end = processing.now(conn)
+            result["lag_run"] = run.as_dict()
+            result["backlog_samples"] = sampler.samples
+            result["backlog_slope_per_s"] = round(stats.slope(sampler.samples), 2)
+            result["backlog_grows"] = stats.backlog_grows(sampler.samples, intake_rate=run.rps)
+            # Bounded wait for the last events, so lag counts them (or says they are late).
+            deadline = time.monotonic() + max(10, options.lag_seconds / 2)
+            while time.monotonic() < deadline and processing.pending_count(conn, since=start):
+                time.sleep(0.5)
+            lags = processing.lags_ms(conn, since=start, until=end)
+            result["lag"] = processing.summarise_lag(lags)
+            result["lag"]["unprocessed"] = processing.pending_count(conn, since=start)
+        result["states"] = processing.state_counts(conn)
+    return result
+
+
+LAG_CONNECTIONS = 16
+
+
+def calibrate_delay(load, *, target: float, connections: int, trials: int = 2) -> float:
+    """The pause per connection between requests that makes `connections` send about
+    `target` requests/s, with the worker running. wrk has no fixed-rate mode, so: guess,
+    try for 2 s, and correct by the time per request each connection actually took;
+    twice, since one trial on a shared machine can be off."""
+    cycle_ms = 1000 * connections / target  # each connection's time per request
+    delay_ms = cycle_ms * 0.9
+    for _ in range(trials):
+        trial = load(
+            "webhook", connections, 2, delay_ms=delay_ms, ceiling_rps=int(target * 2) + 100
+        )
+        if trial.rps <= 0:
+            raise HarnessError("a calibration run answered nothing")
+        delay_ms = max(0.0, delay_ms + cycle_ms - 1000 * connections / trial.rps)
+    return delay_ms
+
+
+def _drop_queued_messages(broker_url: str, *, queue: str = "celery") -> int:
+    """Empty Celery's queue (a Redis list named after it) and return how many messages
+    it held. Only that key: FLUSHDB would also drop kombu's exchange bindings, and the
+    app's publisher, which declared the queue once, would then publish into nothing."""
+    host_port, db = broker_url.removeprefix("redis://").split("/")
+    host, port = host_port.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(f"SELECT {db}\r\nDEL {queue}\r\n".encode())
+        answer = b""
+        while answer.count(b"\r\n") < 2:
+            chunk = conn.recv(64)
+            if not chunk:
+                break
+            answer += chunk
+    selected, _, deleted = answer.partition(b"\r\n")
+    if selected != b"+OK" or not deleted.startswith(b":"):
+        raise HarnessError(f"could not empty the benchmark's Celery queue: {answer!r}")
+    return int(deleted[1:].strip() or 0)
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _ratio(value) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def print_table(results: dict) -> None:
+    table = Table(title="MiniVoice benchmark (median of rounds; ratios: median of per-round)")
+    for column in ("figure", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx",
+                   "req/s vs ref", "p99 vs ref", "spread", "wrk CPU"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for key, figure in results["summary"].items():
+        endpoint, connections = key.split("@")
+        table.add_row(
+            endpoint,
+            connections,
+            f"{figure['rps']:.0f}",
+            _ms(figure["p50_ms"]),
+            _ms(figure["p99_ms"]),
+            f"{figure['non2xx_share']:.2%}"
+            + (f" +{figure['socket_errors']} socket errors" if figure["socket_errors"] else ""),
+            _ratio(figure.get("rps_ratio")),
+            _ratio(figure.get("p99_ratio")),
+            "-" if figure["rps_spread"] is None else f"{figure['rps_spread']:.0%}",
+            f"{figure['wrk_cpu_share_max']:.0%}",
+        )
+    work = results["processing"]
+    table.add_section()
+    table.add_row(
+        "processing: events/s, one worker", "", _ms(work["events_per_second"]), "", "", "",
+        "", "", "", "",
+    )  # fmt: skip
+    lag = work["lag"]
+    run = work["lag_run"]
+    table.add_row(
+        f"receipt→processed lag at {run['rps']:.0f} req/s (target {work['target_rps']:.0f}), "
+        f"{run['seconds']:.0f}s",
+        str(run["connections"]),
+        f"{run['rps']:.0f}",
+        _ms(lag["p50_ms"]),
+        _ms(lag["p99_ms"]),
+        f"{run['non2xx_share']:.2%}",
+        "",
+        "",
+        "",
+        f"{run['wrk_cpu_share']:.0%}",
+    )
+    table.add_row(
+        f"backlog grows: {'YES' if work['backlog_grows'] else 'no'} "
+        f"({work['backlog_slope_per_s']:+.1f} events/s); unprocessed after the wait: "
+        f"{lag['unprocessed']} (their lag so far is counted: a lower bound)",
+        "", "", "", "", "", "", "", "", "",
+    )  # fmt: skip
+    console.print(table)
+
+
+def print_profile(found: dict) -> None:
+    """Share of py-spy's samples inside each suspect, per endpoint: wall (busy threads,
+    waiting on PostgreSQL included) and GIL (Python's own CPU)."""
+    table = Table(title="Where gunicorn's workers spend their time (share of samples)")
+    table.add_column("inside", justify="left")
+    names = list(found)
+    for name in names:
+        table.add_column(name, justify="right")
+    for suspect in next(iter(found.values()))["suspects"]:
+        table.add_row(suspect, *(f"{found[n]['suspects'][suspect]:.0%}" for n in names))
+    table.add_row("samples", *(str(found[n]["samples"]) for n in names))
+    table.add_row("req/s while sampled", *(f"{found[n]['rps_while_profiled']:.0f}" for n in names))
+    console.print(table)
