@@ -228,8 +228,7 @@ def event_ingest(*, request: InboundRequest) -> Intake:
     facts = contract.read_event_facts(payload or {})
     # One webhook-id namespace across both endpoints. Every body the answer_url accepted
     # lacks an event type (it refuses envelopes), so only such bodies need the look-up.
-    answered = AnswerExchange.objects.filter(webhook_id=request.webhook_id)
-    if not facts.event_type and answered.exists():
+    if not facts.event_type and _webhook_id_used_by(request.webhook_id) == "answer":
         raise _webhook_id_reused(used_by="an answer_url request")
     event, created = _insert_once(
         WebhookEvent(
