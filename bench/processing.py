@@ -27,6 +27,19 @@ def pending_count(conn: psycopg.Connection, *, since: datetime | None = None) ->
     return conn.execute(query, params).fetchone()[0]
 
 
+def set_aside_backlog(conn: psycopg.Connection) -> int:
+    """Take what the load rounds left pending out of the workers' way; return how many.
+
+    Workers take pending rows from the table oldest first (calls.services.events_drain),
+    so a backlog left by the load rounds would stand in front of every event the lag
+    phase sends, and its lag would measure the backlog rather than keeping up.
+    """
+    return conn.execute(
+        f"UPDATE {EVENTS} SET state = 'ignored', error = 'set aside by the benchmark' "
+        "WHERE state = 'pending'"
+    ).rowcount
+
+
 def state_counts(conn: psycopg.Connection) -> dict[str, int]:
     rows = conn.execute(f"SELECT state, count(*) FROM {EVENTS} GROUP BY state").fetchall()
     return dict(rows)

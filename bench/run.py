@@ -330,8 +330,9 @@ def measure_processing(
             result["events_processed"] = len(times)
             result["events_per_second"] = stats.events_per_second(times)
             result["drained"] = processing.pending_count(conn) == 0
-            # The rest of that backlog is not this phase's: drop its messages, so the
-            # lag below measures only what arrives during it.
+            # The rest of that backlog is not this phase's: set it aside (and drop any
+            # queued messages), so the lag below measures only what arrives during it.
+            result["set_aside"] = processing.set_aside_backlog(conn)
             _drop_queued_messages(broker_url)
 
             top = max(
