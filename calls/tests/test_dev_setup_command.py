@@ -223,10 +223,15 @@ def make_run(checkout: Path) -> str:
     """What `make run` prints before the server starts (the server itself is left out)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIVOICE_", "CELERY_"))}
     env["DATABASE_URL"] = f"sqlite:///{checkout / 'db.sqlite3'}"
+    # Run from `make test`, the outer make's flags would make this one a sub-make that
+    # prints "Entering/Leaving directory" around the recipe.
+    for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        env.pop(name, None)
     # -n lists the recipe; -o: the virtualenv is there already, whatever the copies' times.
     recipe = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", "run"],
+        ["make", "--no-print-directory", "-n", "-o", ".venv/.installed", "run"],
         cwd=checkout,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
