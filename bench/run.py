@@ -400,22 +400,30 @@ def calibrate_delay(load, *, target: float, connections: int, trials: int = 2) -
     return delay_ms
 
 
+# calls.dispatch.WAKE_FLAG (not imported: the harness does not load the app's settings).
+WAKE_FLAG = "minivoice:drain-requested"
+
+
 def _drop_queued_messages(broker_url: str, *, queue: str = "celery") -> int:
     """Empty Celery's queue (a Redis list named after it) and return how many messages
     it held. Only that key: FLUSHDB would also drop kombu's exchange bindings, and the
-    app's publisher, which declared the queue once, would then publish into nothing."""
+    app's publisher, which declared the queue once, would then publish into nothing.
+
+    The wake-up flag goes too: it says a drain task is on its way, and the one it meant
+    was just dropped, so the next delivery must publish another.
+    """
     host_port, db = broker_url.removeprefix("redis://").split("/")
     host, port = host_port.split(":")
     with socket.create_connection((host, int(port)), timeout=5) as conn:
-        conn.sendall(f"SELECT {db}\r\nDEL {queue}\r\n".encode())
+        conn.sendall(f"SELECT {db}\r\nDEL {queue}\r\nDEL {WAKE_FLAG}\r\n".encode())
         answer = b""
-        while answer.count(b"\r\n") < 2:
+        while answer.count(b"\r\n") < 3:
             chunk = conn.recv(64)
             if not chunk:
                 break
             answer += chunk
-    selected, _, deleted = answer.partition(b"\r\n")
-    if selected != b"+OK" or not deleted.startswith(b":"):
+    selected, deleted, flag = [*answer.split(b"\r\n"), b"", b""][:3]
+    if selected != b"+OK" or not deleted.startswith(b":") or not flag.startswith(b":"):
         raise HarnessError(f"could not empty the benchmark's Celery queue: {answer!r}")
     return int(deleted[1:].strip() or 0)
 

@@ -99,3 +99,11 @@ def test_calibration_against_a_server_that_answers_nothing_fails_the_harness():
 
     with pytest.raises(HarnessError, match="answered nothing"):
         calibrate_delay(lambda *a, **k: Trial(), target=200, connections=16)
+
+
+def test_the_harness_clears_the_wake_flag_the_app_sets():
+    # The harness keeps its own copy of the name, so that it need not load the app.
+    from bench.run import WAKE_FLAG
+    from calls.dispatch import WAKE_FLAG as APP_WAKE_FLAG
+
+    assert WAKE_FLAG == APP_WAKE_FLAG
