@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import traceback
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -24,36 +23,13 @@ from django.utils import timezone
 from calls import contract, dispatch, flows
 from calls.actions import ensure_valid
 from calls.errors import envelope
+from calls.inbound import InboundRequest
 from calls.models import AnswerExchange, Call, WebhookEvent
 from calls.steps import answer_step, end_step, event_step
 from calls.timeline import call_last_step_before, call_problems_refresh
 from recordings.services import recording_apply_event
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class InboundRequest:
-    """The parts of an HTTP request from MiniVoice that we keep."""
-
-    method: str
-    query_string: str
-    headers: dict
-    body: bytes
-    content_type: str
-    started: float  # time.perf_counter() when the request reached the view
-
-    @property
-    def webhook_id(self) -> str:
-        return self.headers.get("webhook-id", "")
-
-    @property
-    def body_text(self) -> str:
-        """The body as storable text: undecodable bytes and NUL become U+FFFD."""
-        return contract.storable(self.body.decode(errors="replace"))
-
-    def elapsed_ms(self) -> float:
-        return round((time.perf_counter() - self.started) * 1000, 3)
 
 
 # -- answer_url ---------------------------------------------------------------------------

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import traceback
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.utils.http import parse_header_parameters
 from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
@@ -22,9 +20,9 @@ from rest_framework.views import APIView
 
 from calls import contract
 from calls.errors import ApiError
+from calls.inbound import InboundRequest, read_inbound
 from calls.models import WebhookEvent
 from calls.services import (
-    InboundRequest,
     answer_call,
     answer_fallback,
     answer_refuse,
@@ -134,74 +132,6 @@ class WebhookView(MiniVoiceView):
         return json_response(json.dumps(body), status=code)
 
 
-def read_inbound(request: Request, *, max_bytes: int) -> InboundRequest:
-    """Snapshot the request, refusing a body over `max_bytes` without reading all of it."""
-    started = time.perf_counter()
-    body = _read_body(request, max_bytes=max_bytes)
-    if len(request.headers.get("webhook-id", "")) > contract.WEBHOOK_ID_MAX_LENGTH:
-        raise ApiError(
-            status_code=status.HTTP_400_BAD_REQUEST,
-            code="invalid_webhook_id",
-            message=f"The webhook-id header is longer than {contract.WEBHOOK_ID_MAX_LENGTH} "
-            "characters.",
-        )
-    media_type, _ = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
-    kept_headers = {
-        name: request.headers[name] for name in contract.KEPT_HEADERS if name in request.headers
-    }
-    return InboundRequest(
-        method=request.method,
-        query_string=contract.storable(request.META.get("QUERY_STRING", "")),
-        headers=contract.storable(kept_headers),
-        body=body,
-        content_type=media_type.lower(),
-        started=started,
-    )
-
-
-def _read_body(request: Request, *, max_bytes: int) -> bytes:
-    meta = request.META
-    chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "")
-    if not meta.get("CONTENT_LENGTH") and chunked and not meta.get("wsgi.input_terminated"):
-        raise ApiError(
-            status_code=status.HTTP_411_LENGTH_REQUIRED,
-            code="length_required",
-            message="Send a Content-Length; this server cannot read chunked bodies.",
-        )
-    if not chunked:
-        try:
-            declared = int(meta.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = -1
-        if declared < 0:
-            raise ApiError(
-                status_code=status.HTTP_400_BAD_REQUEST,
-                code="bad_content_length",
-                message="The Content-Length header is not a whole number.",
-            )
-        if declared > max_bytes:
-            raise _too_large(max_bytes)
-    try:
-        if chunked and not meta.get("CONTENT_LENGTH"):
-            # The server (gunicorn) ends the chunked stream for us, but Django reads
-            # nothing without a Content-Length: read it here, one byte past the limit.
-            body = meta["wsgi.input"].read(max_bytes + 1)
-        else:
-            body = request.body
-    except Exception as exc:
-        # Whatever the server raises on a broken stream (gunicorn's InvalidChunkSize, a
-        # client that stopped sending before its Content-Length, a read timeout): the
-        # request is unreadable, which is the client's fault, not a 500.
-        raise ApiError(
-            status_code=status.HTTP_400_BAD_REQUEST,
-            code="unreadable_body",
-            message=f"The body could not be read ({type(exc).__name__}).",
-        ) from None
-    if len(body) > max_bytes:
-        raise _too_large(max_bytes)
-    return body
-
-
 def require_signature(request: Request, inbound: InboundRequest) -> None:
     try:
         verify_signature(
@@ -218,11 +148,3 @@ def require_signature(request: Request, inbound: InboundRequest) -> None:
 def json_response(body: str, *, status: int) -> HttpResponse:
     """Answer with exactly `body`, the text we also log."""
     return HttpResponse(body, status=status, content_type="application/json")
-
-
-def _too_large(max_bytes: int) -> ApiError:
-    return ApiError(
-        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        code="payload_too_large",
-        message=f"The body is larger than {max_bytes // 1024} KiB.",
-    )

@@ -1,0 +1,118 @@
+"""The parts of an HTTP request from MiniVoice that we keep: read once, bounded.
+
+Both endpoints snapshot the request here first (`read_inbound`), so that everything
+after works on plain values: the body read whole or refused, the headers worth keeping,
+the content type.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.utils.http import parse_header_parameters
+from rest_framework import status
+from rest_framework.request import Request
+
+from calls import contract
+from calls.errors import ApiError
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """The parts of an HTTP request from MiniVoice that we keep."""
+
+    method: str
+    query_string: str
+    headers: dict
+    body: bytes
+    content_type: str
+    started: float  # time.perf_counter() when the request reached the view
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers.get("webhook-id", "")
+
+    @property
+    def body_text(self) -> str:
+        """The body as storable text: undecodable bytes and NUL become U+FFFD."""
+        return contract.storable(self.body.decode(errors="replace"))
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 3)
+
+
+def read_inbound(request: Request, *, max_bytes: int) -> InboundRequest:
+    """Snapshot the request, refusing a body over `max_bytes` without reading all of it."""
+    started = time.perf_counter()
+    body = _read_body(request, max_bytes=max_bytes)
+    if len(request.headers.get("webhook-id", "")) > contract.WEBHOOK_ID_MAX_LENGTH:
+        raise ApiError(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            code="invalid_webhook_id",
+            message=f"The webhook-id header is longer than {contract.WEBHOOK_ID_MAX_LENGTH} "
+            "characters.",
+        )
+    media_type, _ = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
+    kept_headers = {
+        name: request.headers[name] for name in contract.KEPT_HEADERS if name in request.headers
+    }
+    return InboundRequest(
+        method=request.method,
+        query_string=contract.storable(request.META.get("QUERY_STRING", "")),
+        headers=contract.storable(kept_headers),
+        body=body,
+        content_type=media_type.lower(),
+        started=started,
+    )
+
+
+def _read_body(request: Request, *, max_bytes: int) -> bytes:
+    meta = request.META
+    chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "")
+    if not meta.get("CONTENT_LENGTH") and chunked and not meta.get("wsgi.input_terminated"):
+        raise ApiError(
+            status_code=status.HTTP_411_LENGTH_REQUIRED,
+            code="length_required",
+            message="Send a Content-Length; this server cannot read chunked bodies.",
+        )
+    if not chunked:
+        try:
+            declared = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = -1
+        if declared < 0:
+            raise ApiError(
+                status_code=status.HTTP_400_BAD_REQUEST,
+                code="bad_content_length",
+                message="The Content-Length header is not a whole number.",
+            )
+        if declared > max_bytes:
+            raise _too_large(max_bytes)
+    try:
+        if chunked and not meta.get("CONTENT_LENGTH"):
+            # The server (gunicorn) ends the chunked stream for us, but Django reads
+            # nothing without a Content-Length: read it here, one byte past the limit.
+            body = meta["wsgi.input"].read(max_bytes + 1)
+        else:
+            body = request.body
+    except Exception as exc:
+        # Whatever the server raises on a broken stream (gunicorn's InvalidChunkSize, a
+        # client that stopped sending before its Content-Length, a read timeout): the
+        # request is unreadable, which is the client's fault, not a 500.
+        raise ApiError(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            code="unreadable_body",
+            message=f"The body could not be read ({type(exc).__name__}).",
+        ) from None
+    if len(body) > max_bytes:
+        raise _too_large(max_bytes)
+    return body
+
+
+def _too_large(max_bytes: int) -> ApiError:
+    return ApiError(
+        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        code="payload_too_large",
+        message=f"The body is larger than {max_bytes // 1024} KiB.",
+    )
