@@ -148,8 +148,8 @@ class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         "deliveries",
         "state",
         "attempts",
-        "next_attempt_at",
-        "processed_at",
+        "next_try",
+        "processed",
         "error",
         "body",
         "request_headers",
@@ -163,6 +163,15 @@ class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
     @admin.display(description="Happened (MiniVoice's clock)", ordering="occurred_at")
     def happened(self, event: WebhookEvent) -> str:
         return timestamp(event.occurred_at)
+
+    # Every time on the console reads the same way: to the second, with its zone.
+    @admin.display(description="Next try")
+    def next_try(self, event: WebhookEvent) -> str:
+        return timestamp(event.next_attempt_at)
+
+    @admin.display(description="Processed")
+    def processed(self, event: WebhookEvent) -> str:
+        return timestamp(event.processed_at)
 
     @admin.display(description="Call", ordering="call_minivoice_id")
     def call_link(self, event: WebhookEvent) -> str:
