@@ -1,7 +1,7 @@
 """The one place that hands stored work to Celery workers.
 
 A stored `WebhookEvent` is its own outbox: the row says what is to be done, and a worker
-takes pending rows from the table (`calls.services.events_drain`). Intake only has to
+takes pending rows from the table (`calls.processing.events_drain`). Intake only has to
 make sure a worker is on its way, and that must not hold up MiniVoice's request:
 
 - A delivery sets a flag in Redis (SET NX, some 20 microseconds). Only the one that sets

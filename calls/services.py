@@ -1,7 +1,8 @@
 """What happens when MiniVoice asks for actions or tells us about a call.
 
-Views call one function here; Celery tasks call `event_process`. Everything that changes
-several rows happens inside one transaction, and slow work never runs inside one.
+Views call one function here; so do the sweep and replay (applying an event is
+`calls.processing`). Everything that changes several rows happens inside one transaction,
+and slow work never runs inside one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
@@ -25,9 +25,7 @@ from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.inbound import InboundRequest
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.steps import answer_step, end_step, event_step
-from calls.timeline import call_last_step_before, call_problems_refresh
-from recordings.services import recording_apply_event
+from calls.steps import answer_step
 
 logger = logging.getLogger(__name__)
 
@@ -314,115 +312,6 @@ def events_replay(*, events: QuerySet[WebhookEvent]) -> Replay:
     return Replay(sent=sent, already_done=already_done)
 
 
-# -- Webhook processing -------------------------------------------------------------------
-
-
-def event_process(*, event_id: int) -> WebhookEvent | None:
-    """Apply one stored event to its call and recordings, exactly once.
-
-    The row lock makes a second worker wait, then see the event done. The effects and the
-    PROCESSED state commit together, so a crash halfway leaves the event pending.
-    """
-    with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
-        if event is None or event.is_done:
-            return event
-        _process_locked(event)
-    return event
-
-
-def events_drain(*, limit: int = 10_000) -> int:
-    """Process pending events, oldest first, until none is left; return how many.
-
-    What a worker runs when intake wakes it (calls.dispatch). Each event is claimed with
-    SKIP LOCKED in a transaction of its own, so several drains share the work without
-    waiting on each other, and a worker that dies loses only the uncommitted event, which
-    stays pending. A failure is recorded on the event (its retry scheduled) and the drain
-    goes on with the next.
-    """
-    dispatch.wake_flag_clear()  # before looking: a delivery committed after this wakes again
-    processed = 0
-    while processed < limit:
-        with transaction.atomic():
-            event = (
-                WebhookEvent.objects.select_for_update(skip_locked=True)
-                .filter(state=WebhookEvent.State.PENDING)
-                .order_by("queued_at")  # the partial index on unfinished events
-                .first()
-            )
-            if event is None:
-                return processed
-            try:
-                with transaction.atomic():  # a failure undoes the effects, keeps the lock
-                    _process_locked(event)
-            except Exception:
-                _fail_locked(event, error=traceback.format_exc())
-        processed += 1
-    dispatch.wake_workers(force=True)  # more may be waiting: another drain takes over
-    return processed
-
-
-def _process_locked(event: WebhookEvent) -> None:
-    """Apply a locked, unfinished event and mark it done, in the caller's transaction."""
-    if event.event_type not in contract.KNOWN_EVENTS:
-        event.state = WebhookEvent.State.IGNORED
-        event.error = ""
-    elif not event.call_minivoice_id:
-        event.state = WebhookEvent.State.IGNORED
-        problem = contract.read_event_facts(event.payload).call_id_problem
-        event.error = (
-            f"{problem} The event was applied to no call."
-            if problem
-            else "The event names no call id, so it was applied to no call."
-        )
-    else:
-        _apply_event(event)
-        event.state = WebhookEvent.State.PROCESSED
-        event.error = ""
-    event.attempts += 1
-    event.processed_at = timezone.now()
-    event.next_attempt_at = None
-    event.save(update_fields=["state", "error", "attempts", "processed_at", "next_attempt_at"])
-    # After commit: the event is applied whatever the checks do (a rolled-back savepoint
-    # drops this too, so a failed try is checked by _fail_locked instead).
-    transaction.on_commit(partial(_check_problems, event))
-
-
-def _check_problems(event: WebhookEvent) -> None:
-    """Store the call's problems as its events now show them.
-
-    After the event's own commit: the event is applied whatever the checks do, and a
-    check that fails is logged for a person rather than failing the event.
-    """
-    if not event.call_minivoice_id or event.state == WebhookEvent.State.IGNORED:
-        return  # nothing was applied, so no verdict can have changed
-    try:
-        call_problems_refresh(call_id=event.call_minivoice_id)
-    except Exception:
-        logger.exception("Checking call %s for problems failed", event.call_minivoice_id)
-
-
-def event_mark_failed(*, event_id: int, error: str) -> WebhookEvent | None:
-    """Keep the failure on the event for support and schedule its next try, or give up
-    once it has failed for longer than MINIVOICE_EVENT_RETRY_HOURS."""
-    with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
-        if event is None or event.is_done:  # another worker finished it meanwhile
-            return event
-        _fail_locked(event, error=error)
-    return event
-
-
-def _fail_locked(event: WebhookEvent, *, error: str) -> None:
-    event.record_failure(
-        error=error,
-        now=timezone.now(),
-        retry_for=timedelta(hours=settings.MINIVOICE_EVENT_RETRY_HOURS),
-    )
-    event.save(update_fields=["state", "error", "attempts", "next_attempt_at"])
-    transaction.on_commit(partial(_check_problems, event))
-
-
 def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:
     """The call with this MiniVoice id, created if new, locked for this transaction.
 
@@ -438,46 +327,3 @@ def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:
             return Call.objects.create(minivoice_id=call_id, **(defaults or {}))
     except IntegrityError:
         return Call.objects.select_for_update().get(minivoice_id=call_id)
-
-
-def _apply_event(event: WebhookEvent) -> None:
-    """Move the event's call (and recording) forward and note the caller's step."""
-    data = contract.event_data(event.payload)
-    at = event.at
-    call = _call_locked(event.call_minivoice_id, defaults={"started_at": at})
-    envelope_call = contract.event_call(event.payload)
-    call.fill_details(
-        direction=contract.text(envelope_call.get("direction")),
-        from_number=contract.text(envelope_call.get("from")),
-        to_number=contract.text(envelope_call.get("to")),
-    )
-    reported = contract.CALL_PROGRESS_STATUSES.get(contract.text(envelope_call.get("status")))
-    if reported:
-        call.advance_to(reported)
-    if event.event_type in contract.RECORDING_EVENTS:
-        recording_apply_event(call=call, event_type=event.event_type, data=data, at=at)
-    elif event.event_type == contract.CALL_INITIATED:
-        call.mark_initiated(at)
-    elif event.event_type == contract.CALL_RINGING:
-        call.mark_ringing(at)
-    elif event.event_type == contract.CALL_ANSWERED:
-        call.mark_answered(at)
-    elif event.event_type == contract.CALL_COMPLETED:
-        call.mark_ended(
-            at,
-            final_status=contract.text(data.get("status")),
-            duration_seconds=contract.whole_number(data.get("duration_seconds")),
-        )
-    # answer_url.failed moves nothing: its step says what MiniVoice could not use.
-    step = event_step(event.event_type, data)
-    if step:
-        call.note_step(step, at)
-    if call.ended_at and (event.event_type == contract.CALL_COMPLETED or at <= call.ended_at):
-        # The end is the call's last step, and says how far the caller got before it. It
-        # is worked out again from the log because delivery order is not event order: news
-        # from before the end can arrive after it, and news of the end's own instant
-        # (call.answered in the same second) comes before it: the end wins a tie.
-        before, _ = call_last_step_before(call=call, moment=call.ended_at)
-        call.last_step = end_step(call.get_final_status_display(), before)
-        call.last_step_at = call.ended_at
-    call.save()

@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from calls.services import event_mark_failed, event_process, events_drain, events_requeue_due
+from calls.processing import event_mark_failed, event_process, events_drain
+from calls.services import events_requeue_due
 from calls.timeline.alerts import problems_alert
 from calls.timeline.sweep import calls_check_overdue
 

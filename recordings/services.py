@@ -9,14 +9,22 @@ from recordings.models import Recording
 
 
 def recording_apply_event(
-    *, call: Call, event_type: str, data: Mapping, at: datetime
+    *,
+    call: Call,
+    event_type: str,
+    data: Mapping,
+    at: datetime,
+    locked: Mapping[str, Recording] | None = None,
 ) -> Recording | None:
     """Apply a recording.* event to the recording it names; None if it names none.
 
     Events come in any order and more than once: each only moves a recording forward
     (see `Recording.advance_to`), so completed-before-started still ends completed.
+    `locked` holds recordings the caller has locked already (`recordings_locked`).
     """
-    recording = _recording_locked(call=call, data=data, event_type=event_type)
+    recording = (locked or {}).get(recording_id_of(data)) or _recording_locked(
+        call=call, data=data, event_type=event_type
+    )
     if recording is None:
         return None
     if event_type == contract.RECORDING_STARTED:
@@ -42,9 +50,44 @@ _STATUS_OF_EVENT = {
 }
 
 
-def _recording_locked(*, call: Call, data: Mapping, event_type: str) -> Recording | None:
+def recording_id_of(data: Mapping) -> str:
+    """The recording id an event's data names, or "" if it names none we can store."""
     recording_id = contract.text(data.get("recording_id"))
-    if not recording_id or len(recording_id) > contract.RECORDING_ID_MAX_LENGTH:
+    return recording_id if len(recording_id) <= contract.RECORDING_ID_MAX_LENGTH else ""
+
+
+def recordings_locked(*, first_named: Mapping[str, tuple[Call, str]]) -> dict[str, Recording]:
+    """The recordings with these MiniVoice ids, locked for this transaction, created if
+    new (on the call, and with the status, of the event that first names them).
+
+    Two statements whatever their number, locks taken in order of the id; a worker
+    applying a batch of events reads each recording once.
+    """
+    if not first_named:
+        return {}
+    ids = sorted(first_named)
+    Recording.objects.bulk_create(
+        [
+            Recording(
+                minivoice_id=recording_id,
+                call=first_named[recording_id][0],
+                status=_STATUS_OF_EVENT[first_named[recording_id][1]],
+            )
+            for recording_id in ids
+        ],
+        update_conflicts=True,
+        unique_fields=["minivoice_id"],
+        update_fields=["minivoice_id"],  # changes nothing; the point is the row lock
+    )
+    return {
+        recording.minivoice_id: recording
+        for recording in Recording.objects.filter(minivoice_id__in=ids)
+    }
+
+
+def _recording_locked(*, call: Call, data: Mapping, event_type: str) -> Recording | None:
+    recording_id = recording_id_of(data)
+    if not recording_id:
         # Only a failure may name no recording (MiniVoice could not start one); a start
         # or completion without a usable id has no recording to attach to.
         if event_type != contract.RECORDING_FAILED:

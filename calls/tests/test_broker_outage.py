@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from calls import tasks
 from calls.models import Call, WebhookEvent
-from calls.services import events_drain, events_requeue_due
+from calls.processing import events_drain
+from calls.services import events_requeue_due
 from conftest import minivoice_event
 from minivoice_site.celery import app as celery_app
 
@@ -99,10 +100,10 @@ def test_deliveries_while_the_broker_is_down_are_processed_once_it_is_back(
 
 
 def _processing_fails(monkeypatch) -> None:
-    def boom(event):
+    def boom(event, call, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr("calls.services._apply_event", boom)
+    monkeypatch.setattr("calls.processing._apply_event", boom)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,15 +1,18 @@
-"""Workers take pending events from the table (calls.services.events_drain), woken by a
+"""Workers take pending events from the table (calls.processing.events_drain), woken by a
 flag in Redis rather than one Celery message per delivery (calls.dispatch)."""
 
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from calls import services
+from calls import processing
 from calls.dispatch import WAKE_FLAG
 from calls.models import Call, WebhookEvent
-from calls.services import events_drain
+from calls.processing import events_drain
 from conftest import minivoice_event
+from recordings.models import Recording
 
 
 def pending(*call_ids: str) -> list[int]:
@@ -39,14 +42,14 @@ def test_a_drain_processes_every_pending_event_once():
 @pytest.mark.django_db
 def test_a_failing_event_is_scheduled_for_retry_and_the_drain_goes_on(monkeypatch):
     first, broken, last = pending("call_1", "call_broken", "call_3")
-    apply = services._apply_event
+    apply = processing._apply_event
 
-    def apply_unless_broken(event):
+    def apply_unless_broken(event, call, **kwargs):
         if event.call_minivoice_id == "call_broken":
             raise RuntimeError("boom")
-        apply(event)
+        apply(event, call, **kwargs)
 
-    monkeypatch.setattr(services, "_apply_event", apply_unless_broken)
+    monkeypatch.setattr(processing, "_apply_event", apply_unless_broken)
 
     assert events_drain() == 3
 
@@ -59,26 +62,46 @@ def test_a_failing_event_is_scheduled_for_retry_and_the_drain_goes_on(monkeypatc
 
 
 @pytest.mark.django_db
-def test_a_worker_dying_mid_drain_leaves_the_rest_pending_for_the_next(monkeypatch):
-    first, dying, last = pending("call_1", "call_dies", "call_3")
-    apply = services._apply_event
+def test_a_worker_dying_mid_batch_leaves_the_whole_batch_pending_for_the_next(monkeypatch):
+    pending("call_1", "call_dies", "call_3")
+    apply = processing._apply_event
 
-    def die_on_the_second(event):
+    def die_on_the_second(event, call, **kwargs):
         if event.call_minivoice_id == "call_dies":
             raise SystemExit("worker killed")  # not an Exception: nothing records it
-        apply(event)
+        apply(event, call, **kwargs)
 
-    monkeypatch.setattr(services, "_apply_event", die_on_the_second)
+    monkeypatch.setattr(processing, "_apply_event", die_on_the_second)
     with pytest.raises(SystemExit):
         events_drain()
 
-    states = dict(WebhookEvent.objects.values_list("pk", "state"))
-    assert states == {first: "processed", dying: "pending", last: "pending"}
-    assert not Call.objects.filter(minivoice_id="call_dies").exists()
+    # The batch was one transaction: what it applied before dying is undone with it.
+    assert set(WebhookEvent.objects.values_list("state", "attempts")) == {("pending", 0)}
+    assert not Call.objects.exists()
 
     monkeypatch.undo()
-    assert events_drain() == 2  # the next drain takes what the dead one left
+    assert events_drain() == 3  # the next drain takes what the dead one left
     assert set(WebhookEvent.objects.values_list("state", "attempts")) == {("processed", 1)}
+
+
+@pytest.mark.django_db
+def test_a_worker_dying_between_batches_keeps_what_the_earlier_batches_committed(
+    monkeypatch,
+):
+    first, second, dying, last = pending("call_1", "call_2", "call_dies", "call_4")
+    apply = processing._apply_event
+
+    def die_on_the_third(event, call, **kwargs):
+        if event.call_minivoice_id == "call_dies":
+            raise SystemExit("worker killed")
+        apply(event, call, **kwargs)
+
+    monkeypatch.setattr(processing, "_apply_event", die_on_the_third)
+    with pytest.raises(SystemExit):
+        events_drain(batch_size=2)
+
+    states = dict(WebhookEvent.objects.values_list("pk", "state"))
+    assert states == {first: "processed", second: "processed", dying: "pending", last: "pending"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -102,3 +125,86 @@ def test_a_burst_of_deliveries_wakes_one_drain_and_a_later_one_wakes_another(
     assert own_redis.command("LLEN", "celery") == ":2"  # a delivery after the look wakes again
     assert events_drain() == 1
     assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"processed"}
+
+
+# -- Batches ------------------------------------------------------------------------------
+
+
+def stored(event_type: str, call_id: str, second: int, **data) -> WebhookEvent:
+    payload = minivoice_event(
+        event_type, call_id=call_id, created_at=f"2026-05-29T12:00:{second:02d}Z", **data
+    )
+    return WebhookEvent.objects.create(
+        webhook_id=f"msg_{call_id}_{event_type}_{second}",
+        event_type=event_type,
+        call_minivoice_id=call_id,
+        raw_body="{}",
+        payload=payload,
+    )
+
+
+@pytest.mark.django_db
+def test_a_calls_events_in_one_batch_cost_what_one_of_them_costs():
+    # Each call is read, locked and written once per batch, whatever its number of events.
+    stored("call.initiated", "call_alone", 1)
+    with CaptureQueriesContext(connection) as one_event:
+        assert events_drain() == 1
+    for second, event_type in enumerate(["call.initiated", "call.ringing", "call.answered"]):
+        stored(event_type, "call_busy", second)
+
+    with CaptureQueriesContext(connection) as three_events:
+        assert events_drain() == 3
+
+    assert len(three_events) == len(one_event)
+    call = Call.objects.get(minivoice_id="call_busy")
+    assert (call.status, call.last_step) == ("in_progress", "Answered")
+
+
+@pytest.mark.django_db
+def test_a_recording_started_and_completed_in_one_batch_ends_completed():
+    stored("recording.completed", "call_1", 40, recording_id="rec_1", duration_seconds=20)
+    stored("recording.started", "call_1", 12, recording_id="rec_1")  # queued after
+
+    assert events_drain() == 2
+
+    recording = Recording.objects.get()
+    assert (recording.minivoice_id, recording.status, recording.duration_seconds) == (
+        "rec_1",
+        "completed",
+        20,
+    )
+    assert recording.call.minivoice_id == "call_1"
+
+
+@pytest.mark.django_db
+def test_each_call_of_a_batch_is_checked_for_problems_once(monkeypatch):
+    checked = []
+    real_refresh = processing.calls_problems_refresh
+
+    def counting_refresh(*, calls, **kwargs):
+        checked.append(sorted(call.minivoice_id for call in calls))
+        return real_refresh(calls=calls, **kwargs)
+
+    monkeypatch.setattr(processing, "calls_problems_refresh", counting_refresh)
+    for call_id in ("call_b", "call_a"):
+        for second, event_type in enumerate(["call.initiated", "call.ringing"]):
+            stored(event_type, call_id, second)
+
+    assert events_drain() == 4
+
+    assert checked == [["call_a", "call_b"]]
+
+
+@pytest.mark.django_db
+def test_a_failing_check_is_logged_and_never_undoes_the_batch(monkeypatch, caplog):
+    def broken_refresh(**kwargs):
+        raise RuntimeError("check bug")
+
+    monkeypatch.setattr(processing, "calls_problems_refresh", broken_refresh)
+    stored("call.ringing", "call_1", 3)
+
+    assert events_drain() == 1
+
+    assert WebhookEvent.objects.get().state == "processed"
+    assert Call.objects.get().status == "ringing"
+    assert "Checking calls call_1 for problems failed" in caplog.text

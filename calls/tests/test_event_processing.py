@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calls import services
+from calls import processing
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.services import event_mark_failed, event_process
+from calls.processing import event_mark_failed, event_process
 from calls.tasks import process_webhook_event
 from calls.timeline import call_timeline
 from conftest import minivoice_event
@@ -482,13 +482,13 @@ def test_processing_a_processed_event_again_changes_nothing(deliver):
 
 @pytest.mark.django_db
 def test_processing_failure_is_kept_rolled_back_and_replayable(deliver, monkeypatch):
-    real_apply = services.recording_apply_event
+    real_apply = processing.recording_apply_event
 
     def apply_then_fail(**kwargs):
         real_apply(**kwargs)  # the Recording row is written, then the handler fails
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(services, "recording_apply_event", apply_then_fail)
+    monkeypatch.setattr(processing, "recording_apply_event", apply_then_fail)
     event = deliver(
         "recording.completed", second=40, recording_id="rec_call_123", status="completed"
     )
@@ -521,7 +521,7 @@ def test_failing_event_is_tried_once_in_process_and_left_failed(deliver, monkeyp
         tries.append(kwargs)
         raise RuntimeError("still broken")
 
-    monkeypatch.setattr(services, "recording_apply_event", fail)
+    monkeypatch.setattr(processing, "recording_apply_event", fail)
 
     event = deliver("recording.started", second=12, recording_id="rec_call_123")
 
@@ -541,7 +541,7 @@ def test_task_run_in_process_on_a_failing_event_returns_without_raising(deliver,
     WebhookEvent.objects.filter(pk=event.pk).update(
         state=WebhookEvent.State.PENDING, event_type="call.answered", attempts=0
     )
-    monkeypatch.setattr(services, "_apply_event", _raise_boom)
+    monkeypatch.setattr(processing, "_apply_event", _raise_boom)
 
     result = process_webhook_event.apply(args=[event.pk])
 

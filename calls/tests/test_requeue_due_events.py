@@ -184,7 +184,7 @@ def test_requeued_event_that_fails_again_is_kept_failed_until_its_retry_is_due(
     def boom(**kwargs):
         raise RuntimeError("still broken")
 
-    monkeypatch.setattr("calls.services.recording_apply_event", boom)
+    monkeypatch.setattr("calls.processing.recording_apply_event", boom)
 
     count = events_requeue_due(pending_for=OLD)
 

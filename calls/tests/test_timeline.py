@@ -351,12 +351,12 @@ def test_story_times_follow_the_configured_time_zone(deliver, settings):
 
 @pytest.mark.django_db
 def test_a_call_whose_only_event_failed_shows_the_failure_as_a_problem(deliver, monkeypatch):
-    from calls import services
+    from calls import processing
 
-    def broken(event):
+    def broken(event, call, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(services, "_apply_event", broken)
+    monkeypatch.setattr(processing, "_apply_event", broken)
     deliver("recording.started", 1, recording_id="rec_1")
 
     timeline = build_timeline(call_id="call_123")

@@ -19,7 +19,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from calls import dispatch, services, tasks
+from calls import dispatch, processing, tasks
 from calls.models import Call, WebhookEvent
 from calls.tests.test_contract import HOSTILE_JSON
 from conftest import OTHER_SECRET, TEST_SECRET, WEBHOOK_URL, minivoice_event, signed
@@ -246,7 +246,7 @@ def _processing_fails(monkeypatch):
     def boom(**kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(services, "recording_apply_event", boom)
+    monkeypatch.setattr(processing, "recording_apply_event", boom)
 
 
 def _broker_down(monkeypatch):

@@ -9,7 +9,12 @@ from calls.models import CallProblem
 from calls.timeline.entries import build_entries, say_offset
 from calls.timeline.export import dumps, timeline_json
 from calls.timeline.merged import TimelineEntry, call_last_step_before, call_timeline
-from calls.timeline.problems import Found, call_problems_refresh, find_problems
+from calls.timeline.problems import (
+    Found,
+    call_problems_refresh,
+    calls_problems_refresh,
+    find_problems,
+)
 from calls.timeline.records import CallRecords, call_records, first_at
 from calls.timeline.story import call_story
 from calls.timeline.sweep import calls_check_overdue
@@ -28,6 +33,7 @@ __all__ = [
     "call_story",
     "call_timeline",
     "calls_check_overdue",
+    "calls_problems_refresh",
     "dumps",
     "find_problems",
     "say_offset",
