@@ -208,3 +208,21 @@ def test_a_failing_check_is_logged_and_never_undoes_the_batch(monkeypatch, caplo
     assert WebhookEvent.objects.get().state == "processed"
     assert Call.objects.get().status == "ringing"
     assert "Checking calls call_1 for problems failed" in caplog.text
+
+
+@pytest.mark.django_db
+def test_after_a_batch_that_was_not_full_a_drain_waits_and_takes_what_arrived(monkeypatch):
+    stored("call.initiated", "call_1", 1)
+    waits = []
+
+    def a_delivery_arrives_while_waiting(seconds):
+        waits.append(seconds)
+        if len(waits) == 1:
+            stored("call.ringing", "call_1", 2)
+
+    monkeypatch.setattr(processing.time, "sleep", a_delivery_arrives_while_waiting)
+
+    assert events_drain(linger=0.25) == 2
+
+    assert waits == [0.25, 0.25]  # after each short batch; the empty look ends the drain
+    assert Call.objects.get().status == "ringing"

@@ -342,38 +342,38 @@ def call_problems_refresh(*, call_id: str, now: datetime | None = None) -> list[
 
 
 def calls_problems_refresh(*, calls: list[Call], now: datetime | None = None) -> list[CallProblem]:
-    """`call_problems_refresh` for calls the caller has locked already, all in a few
-    queries: what a worker runs once per batch of events rather than once per event."""
+    """`call_problems_refresh` for calls the caller has locked, in the caller's
+    transaction and a few queries whatever their number: what a worker runs once per
+    batch of events rather than once per event."""
     if not calls:
         return []
     now = now or timezone.now()
-    with transaction.atomic():
-        found_by_call = {
-            records.call.pk: {
-                problem.code: problem for problem in find_problems(records=records, now=now)
-            }
-            for records in calls_records_for_checks(calls=calls)
+    found_by_call = {
+        records.call.pk: {
+            problem.code: problem for problem in find_problems(records=records, now=now)
         }
-        existing_by_call: dict[int, dict[str, CallProblem]] = {}
-        for row in CallProblem.objects.filter(call__in=calls):
-            existing_by_call.setdefault(row.call_id, {})[row.code] = row
-        stale = [
-            row.pk
-            for call_pk, existing in existing_by_call.items()
-            for code, row in existing.items()
-            if code not in found_by_call[call_pk]
-        ]
-        if stale:
-            CallProblem.objects.filter(pk__in=stale).delete()
-        new = []
-        for call in calls:
-            new += _store_found(
-                call, found_by_call[call.pk], existing_by_call.get(call.pk, {}), now=now
-            )
-        if new:
-            from calls.timeline.alerts import problems_alert_later
+        for records in calls_records_for_checks(calls=calls)
+    }
+    existing_by_call: dict[int, dict[str, CallProblem]] = {}
+    for row in CallProblem.objects.filter(call__in=calls):
+        existing_by_call.setdefault(row.call_id, {})[row.code] = row
+    stale = [
+        row.pk
+        for call_pk, existing in existing_by_call.items()
+        for code, row in existing.items()
+        if code not in found_by_call[call_pk]
+    ]
+    if stale:
+        CallProblem.objects.filter(pk__in=stale).delete()
+    new = []
+    for call in calls:
+        new += _store_found(
+            call, found_by_call[call.pk], existing_by_call.get(call.pk, {}), now=now
+        )
+    if new:
+        from calls.timeline.alerts import problems_alert_later
 
-            problems_alert_later(problem_ids=[problem.pk for problem in new])
+        problems_alert_later(problem_ids=[problem.pk for problem in new])
     return new
 
 
