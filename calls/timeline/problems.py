@@ -293,7 +293,7 @@ _CHECKED_EVENTS = Q(event_type__in=[contract.ANSWER_URL_FAILED, *contract.RECORD
 
 
 def calls_records_for_checks(*, calls: list[Call]) -> list[CallRecords]:
-    """What the checks read, for several calls in four queries whatever their number."""
+    """What the checks read, for several calls in three queries whatever their number."""
     ids = [call.minivoice_id for call in calls]
     # The request's own body and headers play no part in any check: left in the table.
     exchanges = AnswerExchange.objects.filter(call_minivoice_id__in=ids).defer(
