@@ -25,6 +25,7 @@ from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.inbound import InboundRequest
 from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.rows import call_create_or_lock
 from calls.steps import answer_step, end_step, event_step
 from calls.timeline import call_last_step_before, call_problems_refresh
 from recordings.services import recording_apply_event
@@ -39,20 +40,17 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
     """Record the call, pick its actions and log the exact answer we give MiniVoice.
 
     A request replayed with a webhook-id we answered already gets that same answer and
-    changes nothing: a retry is harmless, and a captured signature buys nothing new.
+    changes nothing: a retry is harmless, and a captured signature buys nothing new. The
+    exchange's unique webhook_id decides it, on the insert that logs the answer: a replay
+    fails there, which rolls back all it did, and reads back the exchange stored first.
+    Replays are rare, so the usual request pays no lookup for them.
     """
-    if request.webhook_id:
-        used_by = _webhook_id_used_by(request.webhook_id)
-        if used_by == "answer":
-            return AnswerExchange.objects.get(webhook_id=request.webhook_id)
-        if used_by == "event":
-            raise _webhook_id_reused(used_by="a webhook event")
     try:
         return _answer_and_log(request=request, answer=answer)
     except IntegrityError:
         if not request.webhook_id:
             raise
-        # The same request arrived twice at once, and the other copy was logged first.
+        # A replay, or the same request twice at once: the first one logged is the answer.
         return AnswerExchange.objects.get(webhook_id=request.webhook_id)
 
 
@@ -74,7 +72,11 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
     now = timezone.now()
     at = answer.created_at or now
     with transaction.atomic():
-        call = _call_locked(answer.call_id, defaults={"started_at": at})
+        call, used_by_event = call_create_or_lock(
+            Call(minivoice_id=answer.call_id, started_at=at), webhook_id=request.webhook_id
+        )
+        if request.webhook_id and used_by_event:
+            raise _webhook_id_reused(used_by="a webhook event")  # and the call rolls back
         call.fill_details(
             direction=answer.direction,
             from_number=answer.from_number,
