@@ -1,14 +1,46 @@
-"""Row operations the request path needs in fewer statements than the ORM would make.
+"""Row writes for the request path, in fewer statements and less Python than the ORM's.
 
-Each is one SQL statement built from the model's own fields (a new column needs no edit
-here), for PostgreSQL and SQLite alike (SQLite 3.35+ has ON CONFLICT … RETURNING).
+Profiled under load (bench/README.md), answer_url and intake spend most of their Python
+time compiling ORM queries that are the same on every request. The statements here are
+built once from the model's own fields (a new column needs no edit here) and then only
+take parameters, prepared exactly as the ORM prepares them (`get_db_prep_save`), so a
+row reads back the same whichever way it was written. They skip `save()`'s signals:
+these models have no receivers. PostgreSQL and SQLite alike (SQLite 3.35+ has
+ON CONFLICT … RETURNING).
 """
 
 from __future__ import annotations
 
-from django.db import connection
+from functools import cache
+
+from django.db import connection, models
 
 from calls.models import Call, WebhookEvent
+
+
+def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
+    """INSERT `obj` and set its primary key, in one round trip; True if stored.
+
+    With `ignore_conflicts`, a row that would break a unique constraint is not stored
+    and False is returned: no IntegrityError, so no savepoint is needed around it.
+    """
+    sql = _insert_sql(type(obj), connection.vendor, ignore_conflicts=ignore_conflicts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _insert_params(obj))
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding, obj._state.db = False, connection.alias
+    return True
+
+
+def update_row(obj: models.Model) -> None:
+    """UPDATE every column of a stored `obj` (as `obj.save()` does, auto_now included)."""
+    fields = _written_fields(type(obj))
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(type(obj), connection.vendor), [*params, obj.pk])
 
 
 def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
@@ -26,26 +58,57 @@ def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
 
     Must run inside a transaction (the lock lasts until it ends).
     """
-    fields = [field for field in Call._meta.concrete_fields if not field.primary_key]
-    params = [field.get_db_prep_save(field.pre_save(new, True), connection) for field in fields]
     with connection.cursor() as cursor:
-        cursor.execute(_call_upsert_sql(), [*params, webhook_id])
+        cursor.execute(_call_upsert_sql(connection.vendor), [*_insert_params(new), webhook_id])
         *values, event_has_id = cursor.fetchone()
     return _call_from_db(values), bool(event_has_id)
 
 
-def _call_upsert_sql() -> str:
+def _written_fields(model: type[models.Model]) -> list[models.Field]:
+    return [field for field in model._meta.concrete_fields if not field.primary_key]
+
+
+def _insert_params(obj: models.Model) -> list:
+    fields = _written_fields(type(obj))
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+# Cached per database vendor: quoting and the dialect differ, the model's fields do not.
+
+
+@cache
+def _insert_sql(model: type[models.Model], vendor: str, *, ignore_conflicts: bool) -> str:
     quote = connection.ops.quote_name
+    columns = [quote(f.column) for f in _written_fields(model)]
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+        f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} "
+        f"RETURNING {quote(model._meta.pk.column)}"
+    )
+
+
+@cache
+def _update_sql(model: type[models.Model], vendor: str) -> str:
+    quote = connection.ops.quote_name
+    assignments = [f"{quote(f.column)} = %s" for f in _written_fields(model)]
+    return (
+        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} "
+        f"WHERE {quote(model._meta.pk.column)} = %s"
+    )
+
+
+@cache
+def _call_upsert_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    insert = _insert_sql(Call, vendor, ignore_conflicts=False).partition(" RETURNING ")[0]
     table = quote(Call._meta.db_table)
     key = quote(Call._meta.get_field("minivoice_id").column)
-    inserted = [quote(f.column) for f in Call._meta.concrete_fields if not f.primary_key]
     returned = [f"{table}.{quote(f.column)}" for f in Call._meta.concrete_fields]
     events = quote(WebhookEvent._meta.db_table)
     event_key = quote(WebhookEvent._meta.get_field("webhook_id").column)
     return (
-        f"INSERT INTO {table} ({', '.join(inserted)}) "
-        f"VALUES ({', '.join(['%s'] * len(inserted))}) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {key} = EXCLUDED.{key} "
+        f"{insert} ON CONFLICT ({key}) DO UPDATE SET {key} = EXCLUDED.{key} "
         f"RETURNING {', '.join(returned)}, "
         f"EXISTS (SELECT 1 FROM {events} WHERE {event_key} = %s)"
     )
@@ -54,8 +117,16 @@ def _call_upsert_sql() -> str:
 def _call_from_db(values: list) -> Call:
     """A Call from a row of its concrete fields, converted as the ORM converts a SELECT's
     (SQLite returns times as text, for one)."""
+    names, converters = _call_converters(connection.vendor)
+    for position, (functions, expression) in converters:
+        for convert in functions:
+            values[position] = convert(values[position], expression, connection)
+    return Call.from_db(connection.alias, names, values)
+
+
+@cache
+def _call_converters(vendor: str) -> tuple[list[str], list]:
     fields = Call._meta.concrete_fields
     compiler = connection.ops.compiler("SQLCompiler")(Call.objects.none().query, connection, None)
     converters = compiler.get_converters([f.get_col(Call._meta.db_table) for f in fields])
-    [row] = compiler.apply_converters([values], converters)
-    return Call.from_db(connection.alias, [f.attname for f in fields], row)
+    return [f.attname for f in fields], list(converters.items())

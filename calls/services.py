@@ -10,7 +10,6 @@ import json
 import logging
 import traceback
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -25,7 +24,7 @@ from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.inbound import InboundRequest
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.rows import call_create_or_lock
+from calls.rows import call_create_or_lock, insert_row, update_row
 from calls.steps import answer_step, end_step, event_step
 from calls.timeline import call_last_step_before, call_problems_refresh
 from recordings.services import recording_apply_event
@@ -47,11 +46,13 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
     """
     try:
         return _answer_and_log(request=request, answer=answer)
-    except IntegrityError:
-        if not request.webhook_id:
-            raise
+    except _Replayed:
         # A replay, or the same request twice at once: the first one logged is the answer.
         return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+
+
+class _Replayed(Exception):
+    """The request's webhook-id has an exchange already: undo this copy's changes."""
 
 
 def _webhook_id_used_by(webhook_id: str) -> str | None:
@@ -85,8 +86,8 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
         call.mark_answered(at)  # MiniVoice asks the answer_url once the call is answered.
         flow, payload, error = _build_answer(call=call, variables=answer.variables)
         call.note_step(answer_step(flow, payload), at=at)
-        call.save()
-        return AnswerExchange.objects.create(
+        update_row(call)
+        exchange = AnswerExchange(
             call=call,
             call_minivoice_id=call.minivoice_id,
             received_at=now,
@@ -99,6 +100,9 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
             error=error,
             **_exchange_request_fields(request),
         )
+        if not insert_row(exchange, ignore_conflicts=True):
+            raise _Replayed  # out of the atomic block: the call's changes roll back
+        return exchange
 
 
 def answer_refuse(*, request: InboundRequest, problem: contract.MalformedRequest) -> str:
@@ -235,18 +239,14 @@ def event_ingest(*, request: InboundRequest) -> Intake:
 def _insert_once(event: WebhookEvent) -> tuple[WebhookEvent, bool]:
     """Store `event`, or find the one already stored with its webhook-id.
 
-    One INSERT when it is new, which is nearly always: the unique webhook_id decides a
-    race, and its IntegrityError means "we have it". (get_or_create would SELECT first,
-    then open a transaction around the INSERT: four round trips on the hot path.) Inside
-    a transaction a savepoint keeps the failed INSERT from breaking it.
+    One INSERT … ON CONFLICT DO NOTHING when it is new, which is nearly always: the unique
+    webhook_id decides a race, and no row back means "we have it". (get_or_create would
+    SELECT first, then open a transaction around the INSERT: four round trips on the hot
+    path; and a conflict raises nothing, so no savepoint is needed inside a transaction.)
     """
-    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
-    try:
-        with guard:
-            event.save(force_insert=True)
-    except IntegrityError:
-        return WebhookEvent.objects.get(webhook_id=event.webhook_id), False
-    return event, True
+    if insert_row(event, ignore_conflicts=True):
+        return event, True
+    return WebhookEvent.objects.get(webhook_id=event.webhook_id), False
 
 
 def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
