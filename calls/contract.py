@@ -216,10 +216,14 @@ def parse_answer_request(
             status=405,
         )
     params: dict = {} if signed else dict(parse_qsl(query, keep_blank_values=True))
+    # parse_json_object returns storable values already; decoded query and form text is
+    # made storable below, after its call id is checked as sent.
+    cleaned = not params
     if body.strip():
         if content_type == "application/json":
             params.update(parse_json_object(body))
         elif content_type == "application/x-www-form-urlencoded":
+            cleaned = False
             try:
                 params.update(parse_qsl(body.decode(), keep_blank_values=True))
             except UnicodeDecodeError:
@@ -239,8 +243,8 @@ def parse_answer_request(
 
     call = params.get("call") if isinstance(params.get("call"), Mapping) else {}
     call_id = _call_id(call.get("id")) or _call_id(params.get("call_id"))
-    params = storable(params)
-    call = storable(call)
+    if not cleaned:
+        params, call = storable(params), storable(call)
     if not call_id:
         raise MalformedRequest("missing_call_id", "The request has no call id (call.id).")
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from calls.models import Call, WebhookEvent
 
@@ -24,9 +25,10 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
     With `ignore_conflicts`, a row that would break a unique constraint is not stored
     and False is returned: no IntegrityError, so no savepoint is needed around it.
     """
+    connection = _connection()
     sql = _insert_sql(type(obj), connection.vendor, ignore_conflicts=ignore_conflicts)
     with connection.cursor() as cursor:
-        cursor.execute(sql, _insert_params(obj))
+        cursor.execute(sql, _insert_params(obj, connection))
         row = cursor.fetchone()
     if row is None:
         return False
@@ -37,6 +39,7 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
 
 def update_row(obj: models.Model) -> None:
     """UPDATE every column of a stored `obj` (as `obj.save()` does, auto_now included)."""
+    connection = _connection()
     fields = _written_fields(type(obj))
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
     with connection.cursor() as cursor:
@@ -58,17 +61,25 @@ def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
 
     Must run inside a transaction (the lock lasts until it ends).
     """
+    connection = _connection()
+    params = [*_insert_params(new, connection), webhook_id]
     with connection.cursor() as cursor:
-        cursor.execute(_call_upsert_sql(connection.vendor), [*_insert_params(new), webhook_id])
+        cursor.execute(_call_upsert_sql(connection.vendor), params)
         *values, event_has_id = cursor.fetchone()
-    return _call_from_db(values), bool(event_has_id)
+    return _call_from_db(values, connection), bool(event_has_id)
+
+
+def _connection() -> BaseDatabaseWrapper:
+    """The connection itself: `django.db.connection` is a proxy that looks it up again
+    on every attribute, and preparing one row's values reads it dozens of times."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def _written_fields(model: type[models.Model]) -> list[models.Field]:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
 
-def _insert_params(obj: models.Model) -> list:
+def _insert_params(obj: models.Model, connection: BaseDatabaseWrapper) -> list:
     fields = _written_fields(type(obj))
     return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
@@ -78,7 +89,7 @@ def _insert_params(obj: models.Model) -> list:
 
 @cache
 def _insert_sql(model: type[models.Model], vendor: str, *, ignore_conflicts: bool) -> str:
-    quote = connection.ops.quote_name
+    quote = _connection().ops.quote_name
     columns = [quote(f.column) for f in _written_fields(model)]
     return (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
@@ -90,7 +101,7 @@ def _insert_sql(model: type[models.Model], vendor: str, *, ignore_conflicts: boo
 
 @cache
 def _update_sql(model: type[models.Model], vendor: str) -> str:
-    quote = connection.ops.quote_name
+    quote = _connection().ops.quote_name
     assignments = [f"{quote(f.column)} = %s" for f in _written_fields(model)]
     return (
         f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} "
@@ -100,7 +111,7 @@ def _update_sql(model: type[models.Model], vendor: str) -> str:
 
 @cache
 def _call_upsert_sql(vendor: str) -> str:
-    quote = connection.ops.quote_name
+    quote = _connection().ops.quote_name
     insert = _insert_sql(Call, vendor, ignore_conflicts=False).partition(" RETURNING ")[0]
     table = quote(Call._meta.db_table)
     key = quote(Call._meta.get_field("minivoice_id").column)
@@ -114,7 +125,7 @@ def _call_upsert_sql(vendor: str) -> str:
     )
 
 
-def _call_from_db(values: list) -> Call:
+def _call_from_db(values: list, connection: BaseDatabaseWrapper) -> Call:
     """A Call from a row of its concrete fields, converted as the ORM converts a SELECT's
     (SQLite returns times as text, for one)."""
     names, converters = _call_converters(connection.vendor)
@@ -127,6 +138,7 @@ def _call_from_db(values: list) -> Call:
 @cache
 def _call_converters(vendor: str) -> tuple[list[str], list]:
     fields = Call._meta.concrete_fields
+    connection = _connection()
     compiler = connection.ops.compiler("SQLCompiler")(Call.objects.none().query, connection, None)
     converters = compiler.get_converters([f.get_col(Call._meta.db_table) for f in fields])
     return [f.attname for f in fields], list(converters.items())
