@@ -95,7 +95,7 @@ def parse_json_object(body: bytes) -> dict:
     return storable(value) if _may_hold_unstorable(body) else value
 
 
-# How NUL or a lone surrogate can get into parsed JSON: an escape (\\u0000, \\ud800); a
+# How NUL or a lone surrogate can get into parsed JSON: an escape (\u0000, \ud800); a
 # surrogate's own UTF-8 bytes (ED A0..BF …), which json.loads lets through; or a UTF-16
 # or UTF-32 body, whose ASCII characters come with NUL bytes. (A raw NUL is invalid JSON.)
 _UNSTORABLE_MARKERS = (b"\\u", b"\xed", b"\x00")
