@@ -86,11 +86,23 @@ def parse_json_object(body: bytes) -> dict:
         raise MalformedRequest("malformed_json", "The body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise MalformedRequest("malformed_json", "The body must be a JSON object.")
-    if _depth(value) > MAX_JSON_DEPTH:
+    # Each walk of the parsed value costs more than parsing it; the raw bytes say when a
+    # walk cannot find anything, which is nearly always.
+    if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
         raise MalformedRequest(
             "malformed_json", f"The JSON nests deeper than {MAX_JSON_DEPTH} levels."
         )
-    return storable(value)
+    return storable(value) if _may_hold_unstorable(body) else value
+
+
+# How NUL or a lone surrogate can get into parsed JSON: an escape (\u0000, \ud800); a
+# surrogate's own UTF-8 bytes (ED A0..BF …), which json.loads lets through; or a UTF-16
+# or UTF-32 body, whose ASCII characters come with NUL bytes. (A raw NUL is invalid JSON.)
+_UNSTORABLE_MARKERS = (b"\\u", b"\xed", b"\x00")
+
+
+def _may_hold_unstorable(body: bytes) -> bool:
+    return any(marker in body for marker in _UNSTORABLE_MARKERS)
 
 
 def _refuse_constant(name: str) -> float:
@@ -216,10 +228,14 @@ def parse_answer_request(
             status=405,
         )
     params: dict = {} if signed else dict(parse_qsl(query, keep_blank_values=True))
+    # parse_json_object returns storable values already; decoded query and form text is
+    # made storable below, after its call id is checked as sent.
+    cleaned = not params
     if body.strip():
         if content_type == "application/json":
             params.update(parse_json_object(body))
         elif content_type == "application/x-www-form-urlencoded":
+            cleaned = False
             try:
                 params.update(parse_qsl(body.decode(), keep_blank_values=True))
             except UnicodeDecodeError:
@@ -239,8 +255,8 @@ def parse_answer_request(
 
     call = params.get("call") if isinstance(params.get("call"), Mapping) else {}
     call_id = _call_id(call.get("id")) or _call_id(params.get("call_id"))
-    params = storable(params)
-    call = storable(call)
+    if not cleaned:
+        params, call = storable(params), storable(call)
     if not call_id:
         raise MalformedRequest("missing_call_id", "The request has no call id (call.id).")
 

@@ -11,12 +11,11 @@ import json
 import logging
 import traceback
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
@@ -25,6 +24,7 @@ from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.inbound import InboundRequest
 from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.rows import call_create_or_lock, insert_row, update_row
 from calls.steps import answer_step
 
 logger = logging.getLogger(__name__)
@@ -37,21 +37,20 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
     """Record the call, pick its actions and log the exact answer we give MiniVoice.
 
     A request replayed with a webhook-id we answered already gets that same answer and
-    changes nothing: a retry is harmless, and a captured signature buys nothing new.
+    changes nothing: a retry is harmless, and a captured signature buys nothing new. The
+    exchange's unique webhook_id decides it, on the insert that logs the answer: a replay
+    fails there, which rolls back all it did, and reads back the exchange stored first.
+    Replays are rare, so the usual request pays no lookup for them.
     """
-    if request.webhook_id:
-        used_by = _webhook_id_used_by(request.webhook_id)
-        if used_by == "answer":
-            return AnswerExchange.objects.get(webhook_id=request.webhook_id)
-        if used_by == "event":
-            raise _webhook_id_reused(used_by="a webhook event")
     try:
         return _answer_and_log(request=request, answer=answer)
-    except IntegrityError:
-        if not request.webhook_id:
-            raise
-        # The same request arrived twice at once, and the other copy was logged first.
+    except _Replayed:
+        # A replay, or the same request twice at once: the first one logged is the answer.
         return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+
+
+class _Replayed(Exception):
+    """The request's webhook-id has an exchange already: undo this copy's changes."""
 
 
 def _webhook_id_used_by(webhook_id: str) -> str | None:
@@ -72,7 +71,11 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
     now = timezone.now()
     at = answer.created_at or now
     with transaction.atomic():
-        call = _call_locked(answer.call_id, defaults={"started_at": at})
+        call, used_by_event = call_create_or_lock(
+            Call(minivoice_id=answer.call_id, started_at=at), webhook_id=request.webhook_id
+        )
+        if request.webhook_id and used_by_event:
+            raise _webhook_id_reused(used_by="a webhook event")  # and the call rolls back
         call.fill_details(
             direction=answer.direction,
             from_number=answer.from_number,
@@ -81,8 +84,8 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
         call.mark_answered(at)  # MiniVoice asks the answer_url once the call is answered.
         flow, payload, error = _build_answer(call=call, variables=answer.variables)
         call.note_step(answer_step(flow, payload), at=at)
-        call.save()
-        return AnswerExchange.objects.create(
+        update_row(call)
+        exchange = AnswerExchange(
             call=call,
             call_minivoice_id=call.minivoice_id,
             received_at=now,
@@ -95,6 +98,9 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
             error=error,
             **_exchange_request_fields(request),
         )
+        if not insert_row(exchange, ignore_conflicts=True):
+            raise _Replayed  # out of the atomic block: the call's changes roll back
+        return exchange
 
 
 def answer_refuse(*, request: InboundRequest, problem: contract.MalformedRequest) -> str:
@@ -231,18 +237,14 @@ def event_ingest(*, request: InboundRequest) -> Intake:
 def _insert_once(event: WebhookEvent) -> tuple[WebhookEvent, bool]:
     """Store `event`, or find the one already stored with its webhook-id.
 
-    One INSERT when it is new, which is nearly always: the unique webhook_id decides a
-    race, and its IntegrityError means "we have it". (get_or_create would SELECT first,
-    then open a transaction around the INSERT: four round trips on the hot path.) Inside
-    a transaction a savepoint keeps the failed INSERT from breaking it.
+    One INSERT … ON CONFLICT DO NOTHING when it is new, which is nearly always: the unique
+    webhook_id decides a race, and no row back means "we have it". (get_or_create would
+    SELECT first, then open a transaction around the INSERT: four round trips on the hot
+    path; and a conflict raises nothing, so no savepoint is needed inside a transaction.)
     """
-    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
-    try:
-        with guard:
-            event.save(force_insert=True)
-    except IntegrityError:
-        return WebhookEvent.objects.get(webhook_id=event.webhook_id), False
-    return event, True
+    if insert_row(event, ignore_conflicts=True):
+        return event, True
+    return WebhookEvent.objects.get(webhook_id=event.webhook_id), False
 
 
 def events_requeue_due(*, pending_for: timedelta, limit: int = 1000) -> int:
@@ -310,20 +312,3 @@ def events_replay(*, events: QuerySet[WebhookEvent]) -> Replay:
             ).update(state=WebhookEvent.State.PENDING, queued_at=now, next_attempt_at=None)
             transaction.on_commit(partial(dispatch.send_events, batch, force_wake=True))
     return Replay(sent=sent, already_done=already_done)
-
-
-def _call_locked(call_id: str, *, defaults: dict | None = None) -> Call:
-    """The call with this MiniVoice id, created if new, locked for this transaction.
-
-    Locked first: most calls exist already (events arrive before the answer_url request,
-    and there are several of each). A new one is inserted in a savepoint, and a row we
-    inserted is ours until commit; if another transaction inserted it first, lock that.
-    """
-    call = Call.objects.select_for_update().filter(minivoice_id=call_id).first()
-    if call is not None:
-        return call
-    try:
-        with transaction.atomic():
-            return Call.objects.create(minivoice_id=call_id, **(defaults or {}))
-    except IntegrityError:
-        return Call.objects.select_for_update().get(minivoice_id=call_id)

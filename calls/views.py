@@ -12,7 +12,7 @@ import logging
 import traceback
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
@@ -62,10 +62,10 @@ class AnswerView(MiniVoiceView):
         return self.answer(request)
 
     def answer(self, request: Request) -> HttpResponse:
-        inbound = read_inbound(request, max_bytes=contract.MAX_ANSWER_BODY_BYTES)
+        inbound = read_inbound(request._request, max_bytes=contract.MAX_ANSWER_BODY_BYTES)
         signed = bool(settings.MINIVOICE_WEBHOOK_SECRETS)
         if signed:
-            require_signature(request, inbound)
+            require_signature(request._request, inbound)
         try:
             answer = contract.parse_answer_request(
                 method=inbound.method,
@@ -94,7 +94,7 @@ class WebhookView(MiniVoiceView):
     http_method_names = ["post"]
 
     def post(self, request: Request) -> HttpResponse:
-        inbound = read_inbound(request, max_bytes=contract.MAX_WEBHOOK_BODY_BYTES)
+        inbound = read_inbound(request._request, max_bytes=contract.MAX_WEBHOOK_BODY_BYTES)
         if inbound.content_type not in JSON_TYPES:
             raise ApiError(
                 status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
@@ -108,7 +108,7 @@ class WebhookView(MiniVoiceView):
                 code="not_configured",
                 message="The webhook secret is not configured yet.",
             )
-        require_signature(request, inbound)
+        require_signature(request._request, inbound)
 
         try:
             intake = event_ingest(request=inbound)
@@ -132,7 +132,7 @@ class WebhookView(MiniVoiceView):
         return json_response(json.dumps(body), status=code)
 
 
-def require_signature(request: Request, inbound: InboundRequest) -> None:
+def require_signature(request: HttpRequest, inbound: InboundRequest) -> None:
     try:
         verify_signature(
             body=inbound.body,

@@ -706,10 +706,11 @@ def test_fallback_is_still_answered_when_logging_it_fails_too(send, monkeypatch,
 
 @pytest.mark.django_db
 def test_database_failure_midway_leaves_no_half_recorded_call(send, monkeypatch):
-    def database_down(**kwargs):
+    def database_down(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(AnswerExchange.objects, "create", database_down)
+    # The exchange's insert fails after the call was created and updated.
+    monkeypatch.setattr("calls.services.insert_row", database_down)
 
     response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
 

@@ -212,6 +212,27 @@ def test_parse_json_object_makes_escaped_nul_and_lone_surrogates_storable():
     }
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"event": "call.\xed\xa0\x80"}',  # a lone surrogate's own UTF-8 bytes
+        '{"event": "call.\ud800"}'.encode("utf-16-le", "surrogatepass"),
+        '{"event": "call.\ud800"}'.encode("utf-32", "surrogatepass"),
+    ],
+    ids=["surrogate-bytes-in-utf8", "utf-16", "utf-32"],
+)
+def test_parse_json_object_makes_unescaped_lone_surrogates_storable(body):
+    # json.loads lets these through as lone surrogates without any \u escape in the bytes.
+    assert parse_json_object(body) == {"event": "call.\ufffd"}
+
+
+def test_parse_json_object_accepts_many_shallow_objects():
+    # More brackets than the depth limit, none nested deeper than two levels.
+    body = json.dumps({"items": [{"n": n} for n in range(MAX_JSON_DEPTH * 2)]}).encode()
+
+    assert len(parse_json_object(body)["items"]) == MAX_JSON_DEPTH * 2
+
+
 # -- storable -------------------------------------------------------------------------------
 
 

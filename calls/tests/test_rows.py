@@ -1,0 +1,194 @@
+"""calls.rows: the request path's prebuilt statements write what the ORM would write.
+
+Each test writes with the prebuilt statement and reads back with the ORM, so a field the
+statements prepared differently (JSON, times, NUL-free text) shows up as a difference.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from threading import Barrier
+
+import pytest
+from django.db import OperationalError, connection, transaction
+from django.forms.models import model_to_dict
+
+from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.rows import call_create_or_lock, insert_row, update_row
+
+AT = datetime(2026, 5, 29, 12, 0, 12, tzinfo=UTC)
+
+
+def a_delivery(webhook_id: str = "msg_1") -> WebhookEvent:
+    return WebhookEvent(
+        webhook_id=webhook_id,
+        event_type="call.ringing",
+        call_minivoice_id="call_1",
+        occurred_at=AT,
+        headers={"webhook-id": webhook_id, "user-agent": "MiniVoice/1.0 Zoë"},
+        raw_body='{"event": "call.ringing", "n": 1.5}',
+        payload={"event": "call.ringing", "n": 1.5, "nested": {"list": [1, None, "ü"]}},
+    )
+
+
+def stored_fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_inserted_event_reads_back_as_the_orm_would_have_stored_it():
+    event = a_delivery()
+
+    assert insert_row(event) is True
+
+    assert event.pk is not None
+    assert not event._state.adding
+    assert stored_fields(WebhookEvent.objects.get(pk=event.pk)) == stored_fields(event)
+
+
+@pytest.mark.django_db
+def test_inserted_exchange_with_a_call_reads_back_the_same():
+    call = Call.objects.create(minivoice_id="call_1")
+    exchange = AnswerExchange(
+        call=call,
+        call_minivoice_id="call_1",
+        webhook_id="msg_answer",
+        method="POST",
+        request_headers={"webhook-id": "msg_answer"},
+        request_body="{}",
+        variables={"digits": "1"},
+        flow="default",
+        response_status=200,
+        response_body='{"actions": []}',
+        duration_ms=1.25,
+    )
+
+    insert_row(exchange)
+
+    stored = AnswerExchange.objects.get()
+    assert stored.call == call
+    assert stored_fields(stored) == stored_fields(exchange)
+
+
+@pytest.mark.django_db
+def test_a_duplicate_is_not_stored_when_conflicts_are_ignored():
+    insert_row(a_delivery("msg_twice"))
+    second = a_delivery("msg_twice")
+    second.raw_body = "another body"
+
+    assert insert_row(second, ignore_conflicts=True) is False
+
+    assert second.pk is None
+    assert WebhookEvent.objects.get().raw_body != "another body"
+
+
+@pytest.mark.django_db
+def test_a_duplicate_raises_when_conflicts_are_not_ignored():
+    from django.db import IntegrityError
+
+    insert_row(a_delivery("msg_twice"))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_row(a_delivery("msg_twice"))
+    assert WebhookEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_update_writes_every_field_and_the_update_time():
+    call = Call.objects.create(minivoice_id="call_1")
+    before = call.updated_at
+    call.status = Call.Status.IN_PROGRESS
+    call.from_number = "+15550100"
+    call.answered_at = AT
+    call.last_step = "Flow 'default': say"
+
+    update_row(call)
+
+    stored = Call.objects.get()
+    assert model_to_dict(stored) == model_to_dict(call)
+    assert stored.updated_at == call.updated_at > before
+
+
+@pytest.mark.django_db
+def test_create_or_lock_inserts_a_new_call_as_given():
+    with transaction.atomic():
+        call, event_has_id = call_create_or_lock(
+            Call(minivoice_id="call_new", started_at=AT), webhook_id="msg_x"
+        )
+
+    assert event_has_id is False
+    assert call.pk is not None
+    assert not call._state.adding
+    stored = Call.objects.get()
+    assert stored_fields(stored) == stored_fields(call)
+    assert (stored.minivoice_id, stored.started_at, stored.status) == (
+        "call_new",
+        AT,
+        Call.Status.INITIATED,
+    )
+
+
+@pytest.mark.django_db
+def test_create_or_lock_returns_the_stored_call_unchanged():
+    stored = Call.objects.create(
+        minivoice_id="call_1", started_at=AT, status=Call.Status.RINGING, from_number="+1555"
+    )
+
+    with transaction.atomic():
+        call, _ = call_create_or_lock(
+            Call(minivoice_id="call_1", started_at=AT + timedelta(minutes=5)), webhook_id=""
+        )
+
+    assert call.pk == stored.pk
+    assert stored_fields(call) == stored_fields(stored)
+    assert stored_fields(Call.objects.get()) == stored_fields(stored)
+
+
+@pytest.mark.django_db
+def test_create_or_lock_says_whether_a_webhook_event_has_the_webhook_id():
+    insert_row(a_delivery("msg_event"))
+
+    with transaction.atomic():
+        _, taken = call_create_or_lock(Call(minivoice_id="call_1"), webhook_id="msg_event")
+        _, free = call_create_or_lock(Call(minivoice_id="call_1"), webhook_id="msg_other")
+
+    assert (taken, free) == (True, False)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite locks the whole database, not rows"
+)
+@pytest.mark.django_db(transaction=True)
+def test_create_or_lock_holds_the_row_lock_until_the_transaction_ends():
+    Call.objects.create(minivoice_id="call_1")
+    locked, tried = Barrier(2), Barrier(2)
+
+    def hold_the_lock() -> None:
+        try:
+            with transaction.atomic():
+                call_create_or_lock(Call(minivoice_id="call_1"), webhook_id="")
+                locked.wait(timeout=10)
+                tried.wait(timeout=10)
+        finally:
+            connection.close()
+
+    def try_to_lock() -> str:
+        try:
+            locked.wait(timeout=10)
+            try:
+                with transaction.atomic():
+                    Call.objects.select_for_update(nowait=True).get(minivoice_id="call_1")
+            except OperationalError:
+                return "locked"
+            return "free"
+        finally:
+            tried.wait(timeout=10)
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        holder = pool.submit(hold_the_lock)
+        verdict = pool.submit(try_to_lock).result()
+        holder.result()
+
+    assert verdict == "locked"
