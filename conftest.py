@@ -137,6 +137,8 @@ def use_broker(monkeypatch):
         monkeypatch.setenv("CELERY_BROKER_URL", url)
         conf.CELERY_BROKER_URL = url
         conf.CELERY_TASK_ALWAYS_EAGER = False
+        # A wake-up made by an earlier test must not excuse this test's first one.
+        monkeypatch.setitem(dispatch._last_wake, "at", float("-inf"))
 
     yield use
     conf.CELERY_BROKER_URL, conf.CELERY_TASK_ALWAYS_EAGER = previous

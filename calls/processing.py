@@ -45,18 +45,25 @@ BATCH_LINGER_SECONDS = 0.1
 
 
 def events_drain(
-    *, limit: int = 10_000, batch_size: int = BATCH_SIZE, linger: float = BATCH_LINGER_SECONDS
+    *,
+    limit: int = 10_000,
+    batch_size: int = BATCH_SIZE,
+    linger: float = BATCH_LINGER_SECONDS,
+    idle: float = dispatch.DRAIN_IDLE_SECONDS,
 ) -> int:
-    """Process pending events, oldest first, until none is left; return how many.
+    """Process pending events, oldest first, until none has come for `idle` seconds;
+    return how many.
 
-    What a worker runs when intake wakes it (calls.dispatch). Each batch is claimed with
-    SKIP LOCKED, so several drains share the work without waiting on each other, and a
-    worker that dies mid-batch loses only that batch's uncommitted work: its events stay
-    pending for the next drain. After a batch that was not full it waits `linger` seconds
-    before looking again, so that a steady trickle is applied in batches too.
+    What a worker runs when intake wakes it (calls.dispatch, which relies on `idle`).
+    Each batch is claimed with SKIP LOCKED, so several drains share the work without
+    waiting on each other, and a worker that dies mid-batch loses only that batch's
+    uncommitted work: its events stay pending for the next drain. After a batch that was
+    not full it waits `linger` seconds before looking again, so that a steady trickle is
+    applied in batches too.
     """
     dispatch.wake_flag_clear()  # before looking: a delivery committed after this wakes again
     processed = 0
+    last_found = time.monotonic()
     while processed < limit:
         size = min(batch_size, limit - processed)
         with transaction.atomic():
@@ -65,10 +72,13 @@ def events_drain(
                 .filter(state=WebhookEvent.State.PENDING)
                 .order_by("queued_at")[:size]  # the partial index on unfinished events
             )
-            if not batch:
-                return processed
-            _process_claimed(batch)
+            if batch:
+                _process_claimed(batch)
         processed += len(batch)
+        if batch:
+            last_found = time.monotonic()
+        elif time.monotonic() - last_found >= idle:
+            return processed
         if len(batch) < size:
             time.sleep(linger)  # let the next batch fill a little
     dispatch.wake_workers(force=True)  # more may be waiting: another drain takes over

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from calls import processing
+from calls import dispatch, processing
 from calls.dispatch import WAKE_FLAG
 from calls.models import Call, WebhookEvent
 from calls.processing import events_drain
@@ -32,11 +32,11 @@ def pending(*call_ids: str) -> list[int]:
 def test_a_drain_processes_every_pending_event_once():
     pending("call_1", "call_2", "call_3")
 
-    assert events_drain() == 3
+    assert events_drain(idle=0) == 3
 
     assert set(WebhookEvent.objects.values_list("state", "attempts")) == {("processed", 1)}
     assert Call.objects.count() == 3
-    assert events_drain() == 0  # nothing left, nothing done twice
+    assert events_drain(idle=0) == 0  # nothing left, nothing done twice
 
 
 @pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_a_failing_event_is_scheduled_for_retry_and_the_drain_goes_on(monkeypatc
 
     monkeypatch.setattr(processing, "_apply_event", apply_unless_broken)
 
-    assert events_drain() == 3
+    assert events_drain(idle=0) == 3
 
     states = dict(WebhookEvent.objects.values_list("pk", "state"))
     assert states == {first: "processed", broken: "failed", last: "processed"}
@@ -73,14 +73,14 @@ def test_a_worker_dying_mid_batch_leaves_the_whole_batch_pending_for_the_next(mo
 
     monkeypatch.setattr(processing, "_apply_event", die_on_the_second)
     with pytest.raises(SystemExit):
-        events_drain()
+        events_drain(idle=0)
 
     # The batch was one transaction: what it applied before dying is undone with it.
     assert set(WebhookEvent.objects.values_list("state", "attempts")) == {("pending", 0)}
     assert not Call.objects.exists()
 
     monkeypatch.undo()
-    assert events_drain() == 3  # the next drain takes what the dead one left
+    assert events_drain(idle=0) == 3  # the next drain takes what the dead one left
     assert set(WebhookEvent.objects.values_list("state", "attempts")) == {("processed", 1)}
 
 
@@ -98,7 +98,7 @@ def test_a_worker_dying_between_batches_keeps_what_the_earlier_batches_committed
 
     monkeypatch.setattr(processing, "_apply_event", die_on_the_third)
     with pytest.raises(SystemExit):
-        events_drain(batch_size=2)
+        events_drain(batch_size=2, idle=0)
 
     states = dict(WebhookEvent.objects.values_list("pk", "state"))
     assert states == {first: "processed", second: "processed", dying: "pending", last: "pending"}
@@ -148,12 +148,12 @@ def test_a_calls_events_in_one_batch_cost_what_one_of_them_costs():
     # Each call is read, locked and written once per batch, whatever its number of events.
     stored("call.initiated", "call_alone", 1)
     with CaptureQueriesContext(connection) as one_event:
-        assert events_drain() == 1
+        assert events_drain(idle=0) == 1
     for second, event_type in enumerate(["call.initiated", "call.ringing", "call.answered"]):
         stored(event_type, "call_busy", second)
 
     with CaptureQueriesContext(connection) as three_events:
-        assert events_drain() == 3
+        assert events_drain(idle=0) == 3
 
     assert len(three_events) == len(one_event)
     call = Call.objects.get(minivoice_id="call_busy")
@@ -165,7 +165,7 @@ def test_a_recording_started_and_completed_in_one_batch_ends_completed():
     stored("recording.completed", "call_1", 40, recording_id="rec_1", duration_seconds=20)
     stored("recording.started", "call_1", 12, recording_id="rec_1")  # queued after
 
-    assert events_drain() == 2
+    assert events_drain(idle=0) == 2
 
     recording = Recording.objects.get()
     assert (recording.minivoice_id, recording.status, recording.duration_seconds) == (
@@ -190,7 +190,7 @@ def test_each_call_of_a_batch_is_checked_for_problems_once(monkeypatch):
         for second, event_type in enumerate(["call.initiated", "call.ringing"]):
             stored(event_type, call_id, second)
 
-    assert events_drain() == 4
+    assert events_drain(idle=0) == 4
 
     assert checked == [["call_a", "call_b"]]
 
@@ -203,7 +203,7 @@ def test_a_failing_check_is_logged_and_never_undoes_the_batch(monkeypatch, caplo
     monkeypatch.setattr(processing, "calls_problems_refresh", broken_refresh)
     stored("call.ringing", "call_1", 3)
 
-    assert events_drain() == 1
+    assert events_drain(idle=0) == 1
 
     assert WebhookEvent.objects.get().state == "processed"
     assert Call.objects.get().status == "ringing"
@@ -222,7 +222,55 @@ def test_after_a_batch_that_was_not_full_a_drain_waits_and_takes_what_arrived(mo
 
     monkeypatch.setattr(processing.time, "sleep", a_delivery_arrives_while_waiting)
 
-    assert events_drain(linger=0.25) == 2
+    assert events_drain(linger=0.25, idle=0) == 2
 
     assert waits == [0.25, 0.25]  # after each short batch; the empty look ends the drain
     assert Call.objects.get().status == "ringing"
+
+
+@pytest.mark.django_db
+def test_a_drain_looks_until_nothing_has_come_for_its_idle_time(monkeypatch):
+    # What lets a process skip waking the workers again for a while (calls.dispatch).
+    clock = [1000.0]
+    found_late_at = []
+
+    def sleep(seconds):
+        clock[0] += seconds
+        if round(clock[0] - 1000.0, 3) == 0.5:
+            stored("call.ringing", "call_1", 2)
+            found_late_at.append(round(clock[0], 3))
+
+    monkeypatch.setattr(processing.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(processing.time, "sleep", sleep)
+    stored("call.initiated", "call_1", 1)
+
+    assert events_drain(linger=0.1, idle=1.0) == 2
+
+    assert found_late_at == [1000.5]
+    # The late event was taken at the next look; the drain ended after a full second
+    # with nothing more.
+    assert 1.0 <= clock[0] - 1000.5 < 1.1
+    assert dispatch.DRAIN_IDLE_SECONDS > dispatch.WAKE_AGAIN_AFTER_SECONDS
+
+
+def test_a_process_that_just_woke_the_workers_does_not_wake_them_again(
+    use_broker, own_redis, monkeypatch
+):
+    use_broker(own_redis.url)
+    clock = [50.0]
+    monkeypatch.setattr(dispatch.time, "monotonic", lambda: clock[0])
+
+    assert dispatch.wake_workers()
+    own_redis.command("DEL", WAKE_FLAG)  # a drain started, and is looking at the table
+    clock[0] += dispatch.WAKE_AGAIN_AFTER_SECONDS / 2
+    assert dispatch.wake_workers()  # that drain will see this one: no round trip to Redis
+
+    assert own_redis.command("EXISTS", WAKE_FLAG) == ":0"
+    assert own_redis.command("LLEN", "celery") == ":1"
+
+    clock[0] += dispatch.WAKE_AGAIN_AFTER_SECONDS
+    assert dispatch.wake_workers()  # that drain may have stopped looking: wake again
+
+    assert own_redis.command("LLEN", "celery") == ":2"
+    assert dispatch.wake_workers(force=True)  # the sweep's wake-up is never skipped
+    assert own_redis.command("LLEN", "celery") == ":3"
