@@ -8,3 +8,10 @@ measures what issue 9's point 4 asks: single-row inserts as intake does them, th
 dedupe on webhook_id, the prune of the oldest month, the admin's look-ups and the sizes.
 See bench/README.md ("Past one machine") for the figures and the verdict.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+# Told how many more items are done: a progress bar's advance.
+Advance = Callable[[int], None]

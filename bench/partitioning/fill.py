@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from bench.partitioning import schema
+from bench.partitioning import Advance, schema
 from bench.rows import EVENT_COLUMNS, event_row
 
 ROWS_PER_DAY = 100_000
@@ -51,7 +51,7 @@ def chunks(rows: int, *, now: datetime, seen_since: datetime) -> Iterator[tuple[
         yield "".join(events), "".join(seen), len(events)
 
 
-def fill(dsn: str, *, rows: int, now: datetime, seen_since: datetime, advance) -> dict:
+def fill(dsn: str, *, rows: int, now: datetime, seen_since: datetime, advance: Advance) -> dict:
     """COPY the same rows into the plain table, the partitioned one (PostgreSQL routes
     each row to its month) and, for the dedupe window, the dedupe table: one pass that
     writes each generated chunk to the three COPYs, each on a connection of its own."""
@@ -78,7 +78,7 @@ def fill(dsn: str, *, rows: int, now: datetime, seen_since: datetime, advance) -
     }
 
 
-def build_indexes(dsn: str, *, advance) -> dict:
+def build_indexes(dsn: str, *, advance: Advance) -> dict:
     """Build each table's indexes (timed per table), then VACUUM ANALYZE all three."""
     seconds = {}
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from bench.partitioning import schema
+from bench.partitioning import Advance, schema
 from bench.rows import EVENT_COLUMNS, event_row
 
 _VALUES = ", ".join(["%s"] * len(EVENT_COLUMNS))
@@ -78,7 +78,7 @@ def insert_loop(dsn: str, mode: str, prefix: str, seconds: float) -> list[float]
     return latencies
 
 
-def measure(dsn: str, *, connections: int, seconds: float, rounds: int, advance) -> dict:
+def measure(dsn: str, *, connections: int, seconds: float, rounds: int, advance: Advance) -> dict:
     """Each mode `rounds` times in turn; the median round's rate and latencies."""
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     context = multiprocessing.get_context("spawn")
