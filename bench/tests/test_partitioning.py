@@ -121,8 +121,10 @@ def test_fill_puts_the_same_rows_in_both_tables_split_by_month(dsn):
 @on_postgres
 @pytest.mark.django_db(transaction=True)
 def test_only_the_plain_key_or_the_dedupe_table_refuse_a_retry(dsn):
-    now = datetime.now(tz=UTC)
-    filled(dsn, rows=1000, now=now, seen_since=now - timedelta(days=1)).close()
+    # The original an hour back: rows hold whole seconds, so a retry within the same
+    # second as its original would collide on (webhook_id, received_at) too.
+    then = datetime.now(tz=UTC) - timedelta(hours=1)
+    filled(dsn, rows=1000, now=then, seen_since=then - timedelta(days=1)).close()
     retried = fill.webhook_id(999)
 
     stored_again = {
