@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint chromium wrk worker clean bench bench-quick bench-profile bench-scale
+.PHONY: run test lint chromium wrk worker clean bench bench-quick bench-profile bench-scale \
+	bench-partitioning
 
 # Reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -65,6 +66,10 @@ bench-profile: $(VENV)/.installed wrk
 ## bench-scale: the admin and database at CALLS calls and 10x events (default 1,000,000)
 bench-scale: $(VENV)/.installed
 	$(PY) -m bench.scale $(if $(CALLS),--calls $(CALLS))
+
+## bench-partitioning: the events table plain vs partitioned by month, ROWS rows (10,000,000)
+bench-partitioning: $(VENV)/.installed
+	$(PY) -m bench.partitioning $(if $(ROWS),--rows $(ROWS))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -27,6 +27,9 @@ from bench.load import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres")
+# On a server shared by several people, each can keep the harness's databases to names
+# of their own (`BENCH_DATABASE_PREFIX=alice_bench`).
+DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "bench")
 # Variables the app reads: none leaks in from the caller's shell.
 APP_VARIABLES = (
     "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL",
@@ -47,7 +50,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def postgres_database() -> Iterator[str]:
     """A database of our own (`bench_<random>`) on the machine's server, dropped after."""
-    name = f"bench_{secrets.token_hex(4)}"
+    name = f"{DATABASE_PREFIX}_{secrets.token_hex(4)}"
     try:
         with psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=5) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import json
 import re
 import secrets
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -35,7 +37,8 @@ from rich.table import Table
 
 from bench import processes
 from bench.load import HarnessError, run_load
-from bench.signing import EVENT_CYCLE, new_secret
+from bench.rows import CALL_COLUMNS, EVENT_COLUMNS, call_id, call_row, event_row
+from bench.signing import new_secret
 
 ARTIFACTS = processes.ROOT / "artifacts"
 EVENTS_PER_CALL = 10
@@ -43,117 +46,49 @@ CHUNK_ROWS = 20_000
 STAFF_USER = "bench-staff"
 console = Console(width=None if sys.stdout.isatty() else 160)
 
-CALL_COLUMNS = (
-    "minivoice_id", "direction", "from_number", "to_number", "status", "final_status",
-    "started_at", "answered_at", "ended_at", "duration_seconds", "last_step", "last_step_at",
-    "created_at", "updated_at",
-)  # fmt: skip
-EVENT_COLUMNS = (
-    "webhook_id", "event_type", "call_minivoice_id", "occurred_at", "received_at",
-    "deliveries", "headers", "raw_body", "payload", "state", "queued_at", "attempts",
-    "processed_at", "error",
-)  # fmt: skip
-# Most calls are over; a few are live (the admin's status filter has something to find).
-STATUS_EVERY = {"in_progress": 50, "ringing": 97}
+FILL_ORDERS = ("oldest-first", "newest-first")
 
 
-def call_id(n: int) -> str:
-    return f"call_s{n:09d}"
+def call_numbers(calls: int, *, order: str = "oldest-first") -> range:
+    """The calls in the order their rows are written (call 0 is the newest).
+
+    Oldest first, as rows arriving one by one: ids follow time, which is what pruning
+    and "newest first" lists walk in production. Newest first puts ids against time, as
+    a bulk import or a restore can (the order prune_events once crawled through).
+    """
+    if order not in FILL_ORDERS:
+        raise ValueError(f"fill order must be one of {FILL_ORDERS}, not {order!r}")
+    return range(calls) if order == "newest-first" else range(calls - 1, -1, -1)
 
 
-def _ts(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S+00")
-
-
-def call_row(n: int, *, created: datetime) -> str:
-    """One COPY text line for calls_call."""
-    status = "ended"
-    for live, every in STATUS_EVERY.items():
-        if n % every == 0:
-            status = live
-    ended = status == "ended"
-    at = _ts(created)
-    end = _ts(created + timedelta(seconds=61))
-    fields = [
-        call_id(n), "inbound", "+15550100", f"+1555{n % 10_000_000:07d}", status,
-        "completed" if ended else "", at, at, end if ended else r"\N", "61" if ended else r"\N",
-        "Recording completed" if ended else "Answered", at, at, end if ended else at,
-    ]  # fmt: skip
-    return "\t".join(fields) + "\n"
-
-
-def event_row(call: int, k: int, *, created: datetime, webhook_id: str) -> str:
-    """One COPY text line for calls_webhookevent: a ~380-byte delivery, processed."""
-    event = EVENT_CYCLE[k % len(EVENT_CYCLE)]
-    at = created + timedelta(seconds=k)
-    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    cid = call_id(call)
-    body = (
-        f'{{"event": "{event}", "created_at": "{stamp}", "call": {{"id": "{cid}", '
-        f'"status": "in_progress", "direction": "inbound", "from": "+15550100", '
-        f'"to": "+15550199"}}, "variables": {{"customer_ref": "ACME-004217", '
-        f'"queue": "billing", "lang": "en", "tier": "gold"}}, "data": {{"call_id": "{cid}", '
-        f'"recording_id": "rec_{cid}", "duration_seconds": 42}}}}'
-    )
-    headers = (
-        f'{{"webhook-id": "{webhook_id}", "webhook-timestamp": "{int(at.timestamp())}", '
-        f'"content-type": "application/json", "content-length": "{len(body)}", '
-        '"user-agent": "MiniVoice-Webhooks/1.0"}'
-    )
-    when = _ts(at)
-    fields = [
-        webhook_id, event, cid, when, when, "1", headers, body, body, "processed", when, "1",
-        when, "",
-    ]  # fmt: skip
-    return "\t".join(fields) + "\n"
-
-
-def fill(dsn: str, *, calls: int, big_call_events: int, now: datetime) -> dict:
+def fill(
+    dsn: str, *, calls: int, big_call_events: int, now: datetime, order: str = "oldest-first"
+) -> dict:
     """COPY the calls, their events and the big call's; ANALYZE; return what was made."""
     span = timedelta(days=90)
+    numbers = call_numbers(calls, order=order)
     total_events = calls * EVENTS_PER_CALL + big_call_events
     started = time.monotonic()
     with psycopg.connect(dsn) as conn, Progress(console=console) as progress:
         task = progress.add_task("calls", total=calls)
         with conn.cursor().copy(f"COPY calls_call ({', '.join(CALL_COLUMNS)}) FROM STDIN") as copy:
-            # Oldest first, as they would have arrived: ids follow time, which is what
-            # pruning and "newest first" lists walk in production.
             for start in range(0, calls, CHUNK_ROWS):
-                stop = min(calls, start + CHUNK_ROWS)
-                copy.write(
-                    "".join(
-                        call_row(n, created=now - span * (n / calls))
-                        for n in range(calls - 1 - start, calls - 1 - stop, -1)
-                    )
-                )
-                progress.update(task, completed=stop)
+                chunk = numbers[start : start + CHUNK_ROWS]
+                copy.write("".join(call_row(n, created=now - span * (n / calls)) for n in chunk))
+                progress.update(task, completed=start + len(chunk))
         task = progress.add_task("events", total=total_events)
-        done = 0
         columns = ", ".join(EVENT_COLUMNS)
         with conn.cursor().copy(f"COPY calls_webhookevent ({columns}) FROM STDIN") as copy:
-            # Ten per call, oldest call first; then the big call's (call 0, the newest).
-            per_chunk = CHUNK_ROWS // EVENTS_PER_CALL
-            for start in range(0, calls, per_chunk):
-                stop = min(calls, start + per_chunk)
-                lines = []
-                for n in range(calls - 1 - start, calls - 1 - stop, -1):
-                    created = now - span * (n / calls)
-                    lines.extend(
-                        event_row(n, k, created=created, webhook_id=f"msg_s{n:09d}_{k}")
-                        for k in range(EVENTS_PER_CALL)
-                    )
-                copy.write("".join(lines))
-                done += len(lines)
-                progress.update(task, completed=done)
-            for first in range(0, big_call_events, CHUNK_ROWS):
-                last = min(big_call_events, first + CHUNK_ROWS)
-                copy.write(
-                    "".join(
-                        event_row(0, k, created=now, webhook_id=f"msg_big_{k:07d}")
-                        for k in range(first, last)
-                    )
-                )
-                done += last - first
+            # The big call (call 0, the newest) goes with the newest rows: last when
+            # oldest first, first when newest first.
+            parts = [
+                _big_call_chunks(big_call_events, now=now),
+                _call_event_chunks(numbers, span, now),
+            ]
+            done = 0
+            for lines in itertools.chain(*(parts if order == "newest-first" else parts[::-1])):
+                copy.write(lines)
+                done += lines.count("\n")
                 progress.update(task, completed=done)
         conn.commit()
     filled = time.monotonic() - started
@@ -163,9 +98,33 @@ def fill(dsn: str, *, calls: int, big_call_events: int, now: datetime) -> dict:
     return {
         "calls": calls,
         "events": total_events,
+        "order": order,
         "fill_seconds": round(filled, 1),
         "rows_per_second": round((calls + total_events) / filled),
     }
+
+
+def _call_event_chunks(numbers: range, span: timedelta, now: datetime) -> Iterator[str]:
+    """Ten events per call, in the calls' order, CHUNK_ROWS lines at a time."""
+    calls = len(numbers)
+    per_chunk = CHUNK_ROWS // EVENTS_PER_CALL
+    for start in range(0, calls, per_chunk):
+        lines = []
+        for n in numbers[start : start + per_chunk]:
+            created = now - span * (n / calls)
+            lines.extend(
+                event_row(n, k, created=created, webhook_id=f"msg_s{n:09d}_{k}")
+                for k in range(EVENTS_PER_CALL)
+            )
+        yield "".join(lines)
+
+
+def _big_call_chunks(count: int, *, now: datetime) -> Iterator[str]:
+    for first in range(0, count, CHUNK_ROWS):
+        yield "".join(
+            event_row(0, k, created=now, webhook_id=f"msg_big_{k:07d}")
+            for k in range(first, min(count, first + CHUNK_ROWS))
+        )
 
 
 def database_sizes(dsn: str, *, events: int) -> dict:
@@ -323,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
         "during it",
     )
     parser.add_argument(
+        "--fill-order",
+        choices=FILL_ORDERS,
+        default="oldest-first",
+        help="oldest-first (default): ids follow time, as rows arriving one by one; "
+        "newest-first: ids against time, as after a bulk import or a restore",
+    )
+    parser.add_argument(
         "--output", type=Path, default=ARTIFACTS, help="folder for the JSON results"
     )
     return parser
@@ -369,10 +335,14 @@ def measure(options, *, stamp: str) -> dict:
             "--email", "bench@example.com",
             env={**env, "DJANGO_SUPERUSER_PASSWORD": password},
         )  # fmt: skip
-        console.print(f"Filling {options.calls:,} calls and their events with COPY…")
-        results = {
-            "fill": fill(dsn, calls=options.calls, big_call_events=options.big_call_events, now=now)
-        }
+        console.print(
+            f"Filling {options.calls:,} calls and their events with COPY, {options.fill_order}…"
+        )
+        made = fill(
+            dsn, calls=options.calls, big_call_events=options.big_call_events, now=now,
+            order=options.fill_order,
+        )  # fmt: skip
+        results = {"fill": made}
         results["sizes"] = database_sizes(dsn, events=results["fill"]["events"])
         with psycopg.connect(dsn, autocommit=True) as conn:
             big_pk = conn.execute(

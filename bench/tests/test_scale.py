@@ -67,6 +67,25 @@ def test_fill_copies_calls_and_ten_events_each_plus_the_big_call():
     assert oldest.received_at < newest.received_at
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_newest_first_fill_puts_ids_against_time_with_the_same_rows():
+    made = scale.fill(_database_url(), calls=120, big_call_events=50, now=NOW, order="newest-first")
+
+    assert (made["order"], WebhookEvent.objects.count()) == ("newest-first", 120 * 10 + 50)
+    assert Call.objects.order_by("pk").first().minivoice_id == scale.call_id(0)
+    oldest, newest = WebhookEvent.objects.order_by("pk")[0], WebhookEvent.objects.latest("pk")
+    assert oldest.received_at > newest.received_at
+    assert WebhookEvent.objects.filter(webhook_id="msg_s000000042_3").exists()
+
+
+def test_call_numbers_run_oldest_first_unless_asked_otherwise():
+    assert list(scale.call_numbers(4)) == [3, 2, 1, 0]
+    assert list(scale.call_numbers(4, order="newest-first")) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="fill order"):
+        scale.call_numbers(4, order="sideways")
+
+
 def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as exited:
         scale.main(["--calls", "5"])

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.operations import logs_prune
 from conftest import minivoice_event
 from recordings.models import Recording
 
@@ -156,3 +157,49 @@ def test_bad_arguments_are_refused_and_nothing_is_deleted(args, message):
         prune(*args)
 
     assert WebhookEvent.objects.count() == 1
+
+
+def events_newest_first(ages_and_states):
+    """Events created newest first, so their ids run against received_at (as after a
+    bulk import or a restore), each (age, state)."""
+    ordered = sorted(ages_and_states, key=lambda pair: pair[0])
+    return [event(age=age, state=state) for age, state in ordered]
+
+
+def test_ids_against_time_prune_exactly_what_is_due_and_keep_the_rest():
+    # Kept states among the old rows, three old rows sharing one time, and batches of
+    # two, so a batch ends in the middle of rows of the same time.
+    recent, almost, pending, *old, failed = events_newest_first(
+        [(timedelta(days=10), "processed"), (timedelta(days=89), "processed")]
+        + [(timedelta(days=95), "pending"), (timedelta(days=130), "failed")]
+        + [(OLD + timedelta(days=d), "processed") for d in range(5)]
+    )
+    WebhookEvent.objects.filter(pk__in=[e.pk for e in old[2:]]).update(
+        received_at=timezone.now() - timedelta(days=120)
+    )
+
+    output = prune("--older-than", "90d", "--batch-size", "2")
+
+    kept = {recent.pk, almost.pk, pending.pk, failed.pk}
+    assert set(WebhookEvent.objects.values_list("pk", flat=True)) == kept
+    assert "Deleted 5 webhook event(s)" in output
+
+
+def test_each_batch_takes_the_oldest_left_even_when_ids_run_against_time():
+    # Proves batches are picked by received_at, not by id: an interrupted prune has
+    # removed everything before some time and nothing after it, whatever the ids.
+    made = events_newest_first([(OLD + timedelta(days=d), "processed") for d in range(6)])
+    oldest_two = {e.pk for e in made[-2:]}
+
+    def stop_after_the_first_batch(count):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        logs_prune(
+            before=timezone.now() - timedelta(days=90),
+            batch_size=2,
+            on_batch=stop_after_the_first_batch,
+        )
+
+    left = set(WebhookEvent.objects.values_list("pk", flat=True))
+    assert left == {e.pk for e in made} - oldest_two
