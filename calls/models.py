@@ -220,8 +220,11 @@ class WebhookEvent(models.Model):
     # States a person (or the sweep) can hand to a worker again.
     REPLAYABLE_STATES = frozenset({State.PENDING, State.FAILED, State.GAVE_UP})
 
-    webhook_id = models.CharField(max_length=contract.WEBHOOK_ID_MAX_LENGTH, unique=True)
-    event_type = models.CharField(max_length=64, blank=True, db_index=True)
+    # Unique and indexed through Meta, not `unique=True`/`db_index=True`: on PostgreSQL
+    # those add a second, varchar_pattern_ops index for LIKE 'prefix%' searches that
+    # nothing makes, and every delivery paid two index writes for it.
+    webhook_id = models.CharField(max_length=contract.WEBHOOK_ID_MAX_LENGTH)
+    event_type = models.CharField(max_length=64, blank=True)
     call_minivoice_id = models.CharField(
         "MiniVoice call id", max_length=contract.CALL_ID_MAX_LENGTH, blank=True
     )
@@ -251,7 +254,11 @@ class WebhookEvent(models.Model):
     class Meta:
         ordering = ["-received_at"]
         permissions = [("replay_webhookevent", "Can replay webhook events (process them again)")]
+        constraints = [
+            models.UniqueConstraint(fields=["webhook_id"], name="calls_event_unique_webhook_id")
+        ]
         indexes = [
+            models.Index(fields=["event_type"], name="calls_event_type_idx"),
             models.Index(fields=["call_minivoice_id", "received_at"]),
             models.Index(fields=["-received_at"]),
             # The event list filtered by state (failed, gave up), newest first.

@@ -49,12 +49,9 @@ _COLUMNS = """
     next_attempt_at timestamptz
 """
 
-# The secondary indexes, as Django's migrations make them (the two varchar_pattern_ops
-# ones come with db_index/unique on a CharField, for LIKE 'prefix%').
+# The secondary indexes, as Django's migrations make them.
 SECONDARY_INDEXES = {
-    "webhook_id_like": "(webhook_id varchar_pattern_ops)",
     "event_type": "(event_type)",
-    "event_type_like": "(event_type varchar_pattern_ops)",
     "call_received": "(call_minivoice_id, received_at)",
     "received_desc": "(received_at DESC)",
     "unfinished": "(queued_at) WHERE state IN ('pending', 'failed')",
