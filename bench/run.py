@@ -19,23 +19,21 @@ import secrets
 import signal
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from rich.console import Console
 from rich.table import Table
 
 from bench import processes, processing, profile, stats
 from bench.cpu import machine_busy_ticks
 from bench.load import HarnessError, LoadResult, run_load
+from bench.output import ARTIFACTS, console, utc_stamp
 from bench.reference import _CREATE as REFERENCE_TABLE_SQL
 from bench.signing import new_secret
 
-ARTIFACTS = processes.ROOT / "artifacts"
 ENDPOINTS = {
     # name: (path, kind of signed body)
     "reference": ("/bench/reference/", "webhook"),
@@ -43,9 +41,6 @@ ENDPOINTS = {
     "answer": ("/minivoice/answer/", "answer"),
 }
 PROJECT_ENDPOINTS = ("webhook", "answer")
-
-# Wide enough for the table in CI logs, where there is no terminal to measure.
-console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +149,7 @@ def _interrupt(signum, frame) -> None:
 
 def _run(options) -> int:
     started = datetime.now(tz=UTC)
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    stamp = utc_stamp(started)
     options.output.mkdir(parents=True, exist_ok=True)
     logs = options.output / f"bench-{stamp}-logs"
     logs.mkdir(exist_ok=True)

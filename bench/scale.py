@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import http.client
 import itertools
-import json
 import re
 import secrets
 import statistics
@@ -31,20 +30,18 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import psycopg
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from bench import processes
 from bench.load import HarnessError, run_load
+from bench.output import ARTIFACTS, console, save_results, utc_stamp
 from bench.rows import CALL_COLUMNS, EVENT_COLUMNS, call_id, call_row, event_row
 from bench.signing import new_secret
 
-ARTIFACTS = processes.ROOT / "artifacts"
 EVENTS_PER_CALL = 10
 CHUNK_ROWS = 20_000
 STAFF_USER = "bench-staff"
-console = Console(width=None if sys.stdout.isatty() else 160)
 
 FILL_ORDERS = ("oldest-first", "newest-first")
 
@@ -300,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.calls < 100 or options.big_call_events < 1 or options.repeats < 1:
         parser.error("--calls must be 100 or more, --big-call-events and --repeats 1 or more")
     options.output.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utc_stamp()
     try:
         results = measure(options, stamp=stamp)
     except HarnessError as exc:
@@ -310,9 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[yellow]Interrupted; everything started was stopped.[/]")
         return 130
     print_table(results)
-    path = options.output / f"bench-scale-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2))
-    console.print(f"Results: {path}")
+    save_results(results, folder=options.output, name=f"bench-scale-{stamp}.json")
     return 0
 
 

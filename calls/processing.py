@@ -150,7 +150,8 @@ def _apply_together(events: list[WebhookEvent]) -> dict[str, Call]:
     The events in memory are only changed once every write has gone through.
     """
     now = timezone.now()
-    applicable = [event for event in events if _ignored_because(event) is None]
+    ignored_because = {event.pk: _ignored_because(event) for event in events}
+    applicable = [event for event in events if ignored_because[event.pk] is None]
     calls = _calls_locked({event.call_minivoice_id: event.at for event in applicable})
     recordings = recordings_locked(first_named=_recordings_named(applicable, calls))
     for event in applicable:
@@ -159,7 +160,7 @@ def _apply_together(events: list[WebhookEvent]) -> dict[str, Call]:
         call.save()
     outcomes: dict[tuple[str, str], list[WebhookEvent]] = {}
     for event in events:
-        reason = _ignored_because(event)
+        reason = ignored_because[event.pk]
         state = WebhookEvent.State.PROCESSED if reason is None else WebhookEvent.State.IGNORED
         outcomes.setdefault((state, reason or ""), []).append(event)
     for (state, error), done in outcomes.items():
@@ -302,19 +303,10 @@ def _check_problems(events: Iterable[WebhookEvent], calls: dict[str, Call]) -> N
     try:
         with transaction.atomic():
             missing = [call_id for call_id in call_ids if call_id not in calls]
-            if missing:
-                calls = {
-                    **calls,
-                    **{
-                        call.minivoice_id: call
-                        for call in Call.objects.select_for_update()
-                        .filter(minivoice_id__in=missing)
-                        .order_by("minivoice_id")
-                    },
-                }
-            calls_problems_refresh(
-                calls=[calls[call_id] for call_id in call_ids if call_id in calls]
-            )
+            found = Call.objects.select_for_update().filter(minivoice_id__in=missing)
+            checked = [calls[call_id] for call_id in call_ids if call_id in calls]
+            checked += found.order_by("minivoice_id") if missing else []
+            calls_problems_refresh(calls=checked)
     except Exception:
         logger.exception("Checking calls %s for problems failed", ", ".join(call_ids))
 

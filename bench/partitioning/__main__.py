@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from bench import processes
 from bench.load import HarnessError
+from bench.output import ARTIFACTS, console, save_results, utc_stamp
 from bench.partitioning import fill, inserts, measures, schema
-
-ARTIFACTS = processes.ROOT / "artifacts"
-console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.insert_seconds <= 0 or options.repeats < 1 or options.dedupe_days <= 0:
         parser.error("--insert-seconds and --dedupe-days must be above 0, --repeats 1 or more")
     options.output.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utc_stamp()
     try:
         with _database(options.database_url) as dsn:
             results = run(dsn, options)
@@ -89,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[yellow]Interrupted; its database was dropped.[/]")
         return 130
     print_table(results)
-    path = options.output / f"bench-partitioning-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
-    console.print(f"Results: {path}")
+    save_results(results, folder=options.output, name=f"bench-partitioning-{stamp}.json")
     return 0
 
 

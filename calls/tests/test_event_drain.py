@@ -61,17 +61,22 @@ def test_a_failing_event_is_scheduled_for_retry_and_the_drain_goes_on(monkeypatc
     assert not Call.objects.filter(minivoice_id="call_broken").exists()  # undone whole
 
 
-@pytest.mark.django_db
-def test_a_worker_dying_mid_batch_leaves_the_whole_batch_pending_for_the_next(monkeypatch):
-    pending("call_1", "call_dies", "call_3")
+def worker_dies_on(call_id: str, monkeypatch) -> None:
+    """The worker is killed while it applies the event of `call_id`."""
     apply = processing._apply_event
 
-    def die_on_the_second(event, call, **kwargs):
-        if event.call_minivoice_id == "call_dies":
+    def apply_or_die(event, call, **kwargs):
+        if event.call_minivoice_id == call_id:
             raise SystemExit("worker killed")  # not an Exception: nothing records it
         apply(event, call, **kwargs)
 
-    monkeypatch.setattr(processing, "_apply_event", die_on_the_second)
+    monkeypatch.setattr(processing, "_apply_event", apply_or_die)
+
+
+@pytest.mark.django_db
+def test_a_worker_dying_mid_batch_leaves_the_whole_batch_pending_for_the_next(monkeypatch):
+    pending("call_1", "call_dies", "call_3")
+    worker_dies_on("call_dies", monkeypatch)
     with pytest.raises(SystemExit):
         events_drain(idle=0)
 
@@ -89,14 +94,7 @@ def test_a_worker_dying_between_batches_keeps_what_the_earlier_batches_committed
     monkeypatch,
 ):
     first, second, dying, last = pending("call_1", "call_2", "call_dies", "call_4")
-    apply = processing._apply_event
-
-    def die_on_the_third(event, call, **kwargs):
-        if event.call_minivoice_id == "call_dies":
-            raise SystemExit("worker killed")
-        apply(event, call, **kwargs)
-
-    monkeypatch.setattr(processing, "_apply_event", die_on_the_third)
+    worker_dies_on("call_dies", monkeypatch)
     with pytest.raises(SystemExit):
         events_drain(batch_size=2, idle=0)
 
