@@ -11,12 +11,15 @@ ON CONFLICT … RETURNING).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorWrapper
 
-from calls.models import Call, WebhookEvent
+from calls.models import AnswerExchange, Call, WebhookEvent
 
 
 def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
@@ -27,13 +30,12 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
     """
     connection = _connection()
     sql = _insert_sql(type(obj), connection.vendor, ignore_conflicts=ignore_conflicts)
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql, _insert_params(obj, connection))
         row = cursor.fetchone()
     if row is None:
         return False
-    obj.pk = row[0]
-    obj._state.adding, obj._state.db = False, connection.alias
+    _stored(obj, row[0], connection)
     return True
 
 
@@ -42,7 +44,7 @@ def update_row(obj: models.Model) -> None:
     connection = _connection()
     fields = _written_fields(type(obj))
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(_update_sql(type(obj), connection.vendor), [*params, obj.pk])
 
 
@@ -63,10 +65,82 @@ def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
     """
     connection = _connection()
     params = [*_insert_params(new, connection), webhook_id]
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(_call_upsert_sql(connection.vendor), params)
         *values, event_has_id = cursor.fetchone()
     return _call_from_db(values, connection), bool(event_has_id)
+
+
+def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id: str) -> bool:
+    """Store a new `call` and its first answer `exchange` together; True if stored.
+
+    Nothing is stored, and False is returned, when a call with its MiniVoice id exists or
+    a stored webhook event has `webhook_id`: the caller then takes the general path
+    (`call_create_or_lock`). Raises IntegrityError, storing nothing, if an exchange has
+    `webhook_id` already.
+
+    The answer_url's usual request is a call's first, and its call row is known in full
+    before anything is written (the transitions ran on it in memory). On PostgreSQL the
+    two rows go in one statement, the exchange's INSERT taking the call's new id from the
+    call's: one round trip, atomic without BEGIN and COMMIT. SQLite has no INSERT inside
+    WITH, so there it is two statements in a transaction.
+    """
+    connection = _connection()
+    call_params = [*_insert_params(call, connection), webhook_id, webhook_id]
+    if connection.vendor == "postgresql":
+        exchange_params = _insert_params(exchange, connection, leave_out=_EXCHANGE_CALL)
+        with _on_its_own(connection), _cursor(connection) as cursor:
+            cursor.execute(_call_and_exchange_sql(), [*call_params, *exchange_params])
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        call_pk, exchange_pk = row
+    else:
+        with transaction.atomic(using=connection.alias):
+            with _cursor(connection) as cursor:
+                cursor.execute(_new_call_sql(connection.vendor), call_params)
+                row = cursor.fetchone()
+            if row is None:
+                return False
+            call_pk, exchange.call_id = row[0], row[0]
+            insert_row(exchange)
+            exchange_pk = exchange.pk
+    _stored(call, call_pk, connection)
+    exchange.call = call
+    _stored(exchange, exchange_pk, connection)
+    return True
+
+
+_EXCHANGE_CALL = AnswerExchange._meta.get_field("call")
+
+
+def _stored(obj: models.Model, pk: int, connection: BaseDatabaseWrapper) -> None:
+    obj.pk = pk
+    obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _on_its_own(connection: BaseDatabaseWrapper):
+    """A savepoint when inside a transaction, so that a statement that fails does not
+    abort it; nothing in autocommit, where each statement is its own transaction."""
+    if connection.in_atomic_block:
+        return transaction.atomic(using=connection.alias)
+    return nullcontext()
+
+
+def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor for the statements here, which run on every request.
+
+    On PostgreSQL it binds parameters on the server (psycopg's `Cursor`; Django's default
+    quotes them into the SQL text in Python), so psycopg prepares each statement on its
+    connection once it has run `prepare_threshold` times (psycopg's default, 5): from
+    then on PostgreSQL skips parsing and planning it, and Python skips quoting its
+    values. Django's own wrapper goes around it (`_prepare_cursor`), so errors, query
+    logging and `execute_wrapper` behave as for any other cursor.
+    """
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    return connection._prepare_cursor(ServerBindingCursor(connection.connection))
 
 
 def _connection() -> BaseDatabaseWrapper:
@@ -79,9 +153,13 @@ def _written_fields(model: type[models.Model]) -> list[models.Field]:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
 
-def _insert_params(obj: models.Model, connection: BaseDatabaseWrapper) -> list:
+def _insert_params(
+    obj: models.Model, connection: BaseDatabaseWrapper, *, leave_out: models.Field | None = None
+) -> list:
     fields = _written_fields(type(obj))
-    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return [
+        f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields if f is not leave_out
+    ]
 
 
 # Cached per database vendor: quoting and the dialect differ, the model's fields do not.
@@ -122,6 +200,42 @@ def _call_upsert_sql(vendor: str) -> str:
         f"{insert} ON CONFLICT ({key}) DO UPDATE SET {key} = EXCLUDED.{key} "
         f"RETURNING {', '.join(returned)}, "
         f"EXISTS (SELECT 1 FROM {events} WHERE {event_key} = %s)"
+    )
+
+
+@cache
+def _new_call_sql(vendor: str) -> str:
+    """INSERT a call unless its MiniVoice id is stored, or a webhook event has the
+    webhook-id given last (given twice: an empty one is never looked for)."""
+    quote = _connection().ops.quote_name
+    fields = _written_fields(Call)
+    events = quote(WebhookEvent._meta.db_table)
+    event_key = quote(WebhookEvent._meta.get_field("webhook_id").column)
+    return (
+        f"INSERT INTO {quote(Call._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT {', '.join(['%s'] * len(fields))} "
+        f"WHERE %s = '' OR NOT EXISTS (SELECT 1 FROM {events} WHERE {event_key} = %s) "
+        f"ON CONFLICT ({quote(Call._meta.get_field('minivoice_id').column)}) DO NOTHING "
+        f"RETURNING {quote(Call._meta.pk.column)}"
+    )
+
+
+@cache
+def _call_and_exchange_sql() -> str:
+    """PostgreSQL: `_new_call_sql` and the exchange's INSERT in one statement. The
+    exchange takes the new call's id, so it is inserted only if the call was."""
+    connection = _connection()
+    quote = connection.ops.quote_name
+    call_id = f"new_call.{quote(Call._meta.pk.column)}"
+    fields = _written_fields(AnswerExchange)
+    return (
+        f"WITH new_call AS ({_new_call_sql(connection.vendor)}) "
+        f"INSERT INTO {quote(AnswerExchange._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT {', '.join(call_id if f is _EXCHANGE_CALL else '%s' for f in fields)} "
+        f"FROM new_call "
+        f"RETURNING {quote(_EXCHANGE_CALL.column)}, {quote(AnswerExchange._meta.pk.column)}"
     )
 
 

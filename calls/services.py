@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from calls.actions import ensure_valid
 from calls.errors import envelope
 from calls.inbound import InboundRequest
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.rows import call_create_or_lock, insert_row, update_row
+from calls.rows import call_and_exchange_insert, call_create_or_lock, insert_row, update_row
 from calls.steps import answer_step
 
 logger = logging.getLogger(__name__)
@@ -69,38 +69,58 @@ def _webhook_id_used_by(webhook_id: str) -> str | None:
 
 def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) -> AnswerExchange:
     now = timezone.now()
-    at = answer.created_at or now
+    # Usually the call's first request: the call is new, and both rows are known in full
+    # before anything is written, so they are stored in one statement.
+    call = Call(minivoice_id=answer.call_id, started_at=answer.created_at or now)
+    exchange = _answer(call, request=request, answer=answer, now=now)
+    try:
+        if call_and_exchange_insert(call, exchange, webhook_id=request.webhook_id):
+            return exchange
+    except IntegrityError:
+        pass  # its webhook-id has an exchange: the general path below tells why
+    # The call exists (a redirect asks again), or the request is a replay, or its
+    # webhook-id is an event's: lock the call, and answer from what is stored.
     with transaction.atomic():
         call, used_by_event = call_create_or_lock(
-            Call(minivoice_id=answer.call_id, started_at=at), webhook_id=request.webhook_id
+            Call(minivoice_id=answer.call_id, started_at=answer.created_at or now),
+            webhook_id=request.webhook_id,
         )
         if request.webhook_id and used_by_event:
             raise _webhook_id_reused(used_by="a webhook event")  # and the call rolls back
-        call.fill_details(
-            direction=answer.direction,
-            from_number=answer.from_number,
-            to_number=answer.to_number,
-        )
-        call.mark_answered(at)  # MiniVoice asks the answer_url once the call is answered.
-        flow, payload, error = _build_answer(call=call, variables=answer.variables)
-        call.note_step(answer_step(flow, payload), at=at)
+        exchange = _answer(call, request=request, answer=answer, now=now)
         update_row(call)
-        exchange = AnswerExchange(
-            call=call,
-            call_minivoice_id=call.minivoice_id,
-            received_at=now,
-            occurred_at=answer.created_at,
-            webhook_id=request.webhook_id,
-            flow=flow,
-            response_status=200,
-            response_body=json.dumps(payload),
-            variables=answer.variables,
-            error=error,
-            **_exchange_request_fields(request),
-        )
         if not insert_row(exchange, ignore_conflicts=True):
             raise _Replayed  # out of the atomic block: the call's changes roll back
         return exchange
+
+
+def _answer(
+    call: Call, *, request: InboundRequest, answer: contract.AnswerRequest, now: datetime
+) -> AnswerExchange:
+    """Bring `call` up to date with this request, in memory, and build the exchange that
+    logs our answer (unsaved)."""
+    at = answer.created_at or now
+    call.fill_details(
+        direction=answer.direction,
+        from_number=answer.from_number,
+        to_number=answer.to_number,
+    )
+    call.mark_answered(at)  # MiniVoice asks the answer_url once the call is answered.
+    flow, payload, error = _build_answer(call=call, variables=answer.variables)
+    call.note_step(answer_step(flow, payload), at=at)
+    return AnswerExchange(
+        call=call,
+        call_minivoice_id=call.minivoice_id,
+        received_at=now,
+        occurred_at=answer.created_at,
+        webhook_id=request.webhook_id,
+        flow=flow,
+        response_status=200,
+        response_body=json.dumps(payload),
+        variables=answer.variables,
+        error=error,
+        **_exchange_request_fields(request),
+    )
 
 
 def answer_refuse(*, request: InboundRequest, problem: contract.MalformedRequest) -> str:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from calls import contract, flows
 from calls.actions import action_name, validate_payload
@@ -704,19 +704,41 @@ def test_fallback_is_still_answered_when_logging_it_fails_too(send, monkeypatch,
     assert "Could not log an answer_url exchange" in caplog.text
 
 
+def exchange_insert_fails_once():
+    """The database fails on the first statement that logs an exchange (on PostgreSQL,
+    the one that also inserts a new call), then comes back for the fallback's log."""
+    failed = []
+
+    def wrapper(execute, sql, params, many, context):
+        if 'INSERT INTO "calls_answerexchange"' in sql and not failed:
+            failed.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    return connection.execute_wrapper(wrapper)
+
+
 @pytest.mark.django_db
-def test_database_failure_midway_leaves_no_half_recorded_call(send, monkeypatch):
-    def database_down(*args, **kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
-
-    # The exchange's insert fails after the call was created and updated.
-    monkeypatch.setattr("calls.services.insert_row", database_down)
-
-    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
+def test_database_failure_midway_leaves_no_half_recorded_call(send):
+    with exchange_insert_fails_once():
+        response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
 
     assert response.status_code == 200
     assert response.json() == flows.FALLBACK_PAYLOAD
     assert not Call.objects.exists()  # the call row rolled back with the failed exchange
+
+
+@pytest.mark.django_db
+def test_database_failure_midway_leaves_a_known_call_as_it_was(send):
+    send(body=json.dumps(CONTRACT_EXAMPLE).encode())
+    before = Call.objects.values().get()
+    later = {**CONTRACT_EXAMPLE, "created_at": "2026-05-29T12:00:30Z"}
+
+    with exchange_insert_fails_once():
+        response = send(body=json.dumps(later).encode())
+
+    assert response.json() == flows.FALLBACK_PAYLOAD
+    assert Call.objects.values().get() == before  # its update rolled back too
 
 
 # -- HTTP details ---------------------------------------------------------------------------

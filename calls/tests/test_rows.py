@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from threading import Barrier
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.forms.models import model_to_dict
 
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.rows import call_create_or_lock, insert_row, update_row
+from calls.rows import call_and_exchange_insert, call_create_or_lock, insert_row, update_row
 
 AT = datetime(2026, 5, 29, 12, 0, 12, tzinfo=UTC)
 
@@ -192,3 +192,99 @@ def test_create_or_lock_holds_the_row_lock_until_the_transaction_ends():
         holder.result()
 
     assert verdict == "locked"
+
+
+def a_new_call_and_its_exchange(call_id: str = "call_new", webhook_id: str = "msg_answer"):
+    call = Call(minivoice_id=call_id, started_at=AT, status=Call.Status.IN_PROGRESS)
+    call.fill_details(direction="inbound", from_number="+15550100", to_number="+15550199")
+    exchange = AnswerExchange(
+        call=call,
+        call_minivoice_id=call_id,
+        webhook_id=webhook_id,
+        method="POST",
+        request_headers={"webhook-id": webhook_id},
+        request_body="{}",
+        variables={"digits": "1", "ü": [1, None]},
+        flow="default",
+        response_status=200,
+        response_body='{"actions": []}',
+        duration_ms=1.25,
+    )
+    return call, exchange
+
+
+@pytest.mark.django_db
+def test_new_call_and_exchange_read_back_as_given_and_tied_together():
+    call, exchange = a_new_call_and_its_exchange()
+
+    assert call_and_exchange_insert(call, exchange, webhook_id="msg_answer") is True
+
+    assert not call._state.adding and not exchange._state.adding
+    assert stored_fields(Call.objects.get()) == stored_fields(call)
+    stored = AnswerExchange.objects.get()
+    assert stored_fields(stored) == stored_fields(exchange)
+    assert stored.call_id == call.pk
+
+
+@pytest.mark.django_db
+def test_known_call_stores_neither_row():
+    Call.objects.create(minivoice_id="call_new", status=Call.Status.RINGING)
+    call, exchange = a_new_call_and_its_exchange()
+
+    assert call_and_exchange_insert(call, exchange, webhook_id="msg_answer") is False
+
+    assert Call.objects.get().status == Call.Status.RINGING
+    assert not AnswerExchange.objects.exists()
+    assert call.pk is None and exchange.pk is None
+
+
+@pytest.mark.django_db
+def test_webhook_id_of_an_event_stores_neither_row_but_an_empty_one_is_not_looked_for():
+    insert_row(a_delivery(webhook_id=""))  # an empty id is never a match
+    insert_row(a_delivery("msg_event"))
+
+    taken = call_and_exchange_insert(*a_new_call_and_its_exchange(), webhook_id="msg_event")
+    empty = call_and_exchange_insert(
+        *a_new_call_and_its_exchange("call_other", webhook_id=""), webhook_id=""
+    )
+
+    assert (taken, empty) == (False, True)
+    assert list(Call.objects.values_list("minivoice_id", flat=True)) == ["call_other"]
+
+
+@pytest.mark.django_db
+def test_webhook_id_of_an_exchange_raises_and_leaves_no_call_behind():
+    call_and_exchange_insert(*a_new_call_and_its_exchange("call_1"), webhook_id="msg_answer")
+
+    with pytest.raises(IntegrityError):
+        # The same webhook-id for another call: only a forged or unsigned request.
+        call_and_exchange_insert(*a_new_call_and_its_exchange("call_2"), webhook_id="msg_answer")
+
+    assert list(Call.objects.values_list("minivoice_id", flat=True)) == ["call_1"]
+    assert AnswerExchange.objects.count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+@pytest.mark.django_db(transaction=True)
+def test_request_path_statements_are_prepared_after_five_runs_and_still_read_back_the_same():
+    for n in range(7):
+        WebhookEvent.objects.filter(webhook_id="msg_absent").exists()  # the ORM's own
+        insert_row(a_delivery(f"msg_{n}"))
+        call_and_exchange_insert(
+            *a_new_call_and_its_exchange(f"call_{n}", f"msg_a{n}"), webhook_id=f"msg_a{n}"
+        )
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+
+    assert any(s.startswith('INSERT INTO "calls_webhookevent"') for s in prepared)
+    assert any(s.startswith("WITH new_call AS") for s in prepared)
+    assert not any(s.startswith("SELECT") for s in prepared)  # Django's queries: never
+    event = a_delivery("msg_last")
+    insert_row(event)
+    assert stored_fields(WebhookEvent.objects.get(pk=event.pk)) == stored_fields(event)
+    call, exchange = a_new_call_and_its_exchange("call_last", "msg_last_answer")
+    call_and_exchange_insert(call, exchange, webhook_id="msg_last_answer")
+    assert stored_fields(Call.objects.get(pk=call.pk)) == stored_fields(call)
+    assert stored_fields(AnswerExchange.objects.get(pk=exchange.pk)) == stored_fields(exchange)

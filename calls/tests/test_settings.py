@@ -38,6 +38,7 @@ SETTINGS_VARIABLES = (
     "CSRF_TRUSTED_ORIGINS",
     "DATABASE_URL",
     "CONN_MAX_AGE",
+    "DATABASE_PREPARED_STATEMENTS",
     "TIME_ZONE",
     "SECURE_SSL_REDIRECT",
     "SESSION_COOKIE_SECURE",
@@ -474,6 +475,23 @@ def test_database_url_selects_postgresql_with_persistent_health_checked_connecti
         DATABASE_URL=POSTGRES_URL,
     )
     assert printed == "django.db.backends.postgresql 600 True"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "threshold"),
+    [({}, "5"), ({"DATABASE_PREPARED_STATEMENTS": "false"}, "None")],
+    ids=["default", "off-behind-a-pooler"],
+)
+def test_postgresql_prepares_the_request_path_statements_unless_turned_off(
+    manage, overrides, threshold
+):
+    printed = setting(
+        manage,
+        "settings.DATABASES['default']['OPTIONS']['prepare_threshold']",
+        DATABASE_URL=POSTGRES_URL,
+        **overrides,
+    )
+    assert printed == threshold
 
 
 def test_sqlite_waits_for_a_writer_instead_of_failing(manage):
