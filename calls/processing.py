@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from calls import contract, dispatch
 from calls.models import Call, WebhookEvent
+from calls.rows import update_row
 from calls.steps import end_step, event_step
 from calls.timeline import call_last_step_before, call_problems_refresh, calls_problems_refresh
 from recordings.models import Recording
@@ -156,8 +157,8 @@ def _apply_together(events: list[WebhookEvent]) -> dict[str, Call]:
     recordings = recordings_locked(first_named=_recordings_named(applicable, calls))
     for event in applicable:
         _apply_event(event, calls[event.call_minivoice_id], recordings=recordings)
-    for call in calls.values():
-        call.save()
+    for row in [*calls.values(), *recordings.values()]:
+        update_row(row)
     outcomes: dict[tuple[str, str], list[WebhookEvent]] = {}
     for event in events:
         reason = ignored_because[event.pk]

@@ -20,11 +20,14 @@ def recording_apply_event(
 
     Events come in any order and more than once: each only moves a recording forward
     (see `Recording.advance_to`), so completed-before-started still ends completed.
-    `locked` holds recordings the caller has locked already (`recordings_locked`).
+    `locked` holds recordings the caller has locked already (`recordings_locked`); the
+    caller saves those, once however many of its events name them. Any other recording
+    is saved here.
     """
-    recording = (locked or {}).get(recording_id_of(data)) or _recording_locked(
-        call=call, data=data, event_type=event_type
-    )
+    recording = (locked or {}).get(recording_id_of(data))
+    saved_by_caller = recording is not None
+    if recording is None:
+        recording = _recording_locked(call=call, data=data, event_type=event_type)
     if recording is None:
         return None
     if event_type == contract.RECORDING_STARTED:
@@ -39,7 +42,8 @@ def recording_apply_event(
         )
     else:
         recording.mark_failed(at, reason=contract.text(data.get("reason"), max_length=2000))
-    recording.save()
+    if not saved_by_caller:
+        recording.save()
     return recording
 
 

@@ -175,6 +175,21 @@ def test_a_recording_started_and_completed_in_one_batch_ends_completed():
 
 
 @pytest.mark.django_db
+def test_a_recordings_events_in_one_batch_write_it_once():
+    stored("recording.started", "call_1", 12, recording_id="rec_1")
+    with CaptureQueriesContext(connection) as one_event:
+        assert events_drain(idle=0) == 1
+    stored("recording.started", "call_2", 12, recording_id="rec_2")
+    stored("recording.completed", "call_2", 40, recording_id="rec_2", duration_seconds=20)
+
+    with CaptureQueriesContext(connection) as two_events:
+        assert events_drain(idle=0) == 2
+
+    assert len(two_events) == len(one_event)
+    assert Recording.objects.get(minivoice_id="rec_2").status == "completed"
+
+
+@pytest.mark.django_db
 def test_each_call_of_a_batch_is_checked_for_problems_once(monkeypatch):
     checked = []
     real_refresh = processing.calls_problems_refresh

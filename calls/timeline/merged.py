@@ -22,6 +22,12 @@ class TimelineEntry:
     event: WebhookEvent | None = None
 
 
+# What placing an entry and reading its step need: a worker reads a call's whole log when
+# its end arrives, so the stored bodies and headers stay behind (they load if asked for).
+_EXCHANGE_FIELDS = ("occurred_at", "received_at", "response_status", "flow", "response_body")
+_EVENT_FIELDS = ("occurred_at", "received_at", "event_type", "payload")
+
+
 def call_timeline(*, call_id: str) -> list[TimelineEntry]:
     """Every answer_url exchange and webhook event of a call, in the order they happened.
 
@@ -29,13 +35,14 @@ def call_timeline(*, call_id: str) -> list[TimelineEntry]:
     late or out of order), else by when we received them. Events count even before any
     is processed into a Call row.
     """
+    exchanges = AnswerExchange.objects.filter(call_minivoice_id=call_id).only(*_EXCHANGE_FIELDS)
+    events = WebhookEvent.objects.filter(call_minivoice_id=call_id).only(*_EVENT_FIELDS)
     entries = [
         TimelineEntry(kind="answer_url", at=exchange.at, exchange=exchange)
-        for exchange in AnswerExchange.objects.filter(call_minivoice_id=call_id)
+        for exchange in exchanges.order_by()
     ]
     entries += [
-        TimelineEntry(kind="webhook", at=event.at, event=event)
-        for event in WebhookEvent.objects.filter(call_minivoice_id=call_id)
+        TimelineEntry(kind="webhook", at=event.at, event=event) for event in events.order_by()
     ]
     # Ties (same second) keep answer_url first: we answer before MiniVoice reports.
     return sorted(entries, key=lambda entry: (entry.at, entry.kind != "answer_url"))
