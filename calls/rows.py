@@ -6,7 +6,8 @@ built once from the model's own fields (a new column needs no edit here) and the
 take parameters, prepared exactly as the ORM prepares them (`get_db_prep_save`), so a
 row reads back the same whichever way it was written. They skip `save()`'s signals:
 these models have no receivers. PostgreSQL and SQLite alike (SQLite 3.35+ has
-ON CONFLICT … RETURNING).
+ON CONFLICT … RETURNING). On PostgreSQL they are also prepared once per connection
+(`_cursor`), so the server does not parse and plan them again on every request.
 """
 
 from __future__ import annotations
