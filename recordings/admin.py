@@ -23,7 +23,7 @@ class RecordingAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", WhenFilter, DateRangeFilter]
     list_select_related = ["call"]
-    search_fields = ["=minivoice_id", "=call__minivoice_id"]
+    search_fields = ["minivoice_id__exact", "call__minivoice_id__exact"]
     search_help_text = "A recording id or call id, exactly as MiniVoice sent it."
     show_facets = admin.ShowFacets.NEVER
     fields = [

@@ -6,6 +6,7 @@ Read-only for everyone: they are evidence. Each row links back to its call.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -28,6 +29,7 @@ from calls.admin.filters import (
     UnusableCallIdFilter,
 )
 from calls.models import AnswerExchange, CallProblem, WebhookEvent
+from recordings.models import Recording
 
 
 @admin.register(AnswerExchange)
@@ -43,7 +45,9 @@ class AnswerExchangeAdmin(ReadOnlyAdmin):
         "outcome",
     ]
     list_filter = [OutcomeFilter, ReceivedWhenFilter, ReceivedDateRangeFilter]
-    search_fields = ["=call_minivoice_id", "=webhook_id"]
+    # `__exact`, not `=`: Django's `=` compares UPPER() of both sides, which no index
+    # serves, so every search read the whole table.
+    search_fields = ["call_minivoice_id__exact", "webhook_id__exact"]
     search_help_text = "A call id or a webhook-id, exactly as MiniVoice sent it."
     show_facets = admin.ShowFacets.NEVER
     fields = [
@@ -135,7 +139,7 @@ class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         ReceivedDateRangeFilter,
         CallIdFilter,
     ]
-    search_fields = ["=webhook_id", "=call_minivoice_id", "=payload__data__recording_id"]
+    search_fields = ["webhook_id"]  # shows the box; the search itself is below
     search_help_text = "A webhook-id, call id or recording id, exactly as MiniVoice sent it."
     show_facets = admin.ShowFacets.NEVER
     actions = [replay_events]
@@ -155,6 +159,21 @@ class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         "request_headers",
     ]
     readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term: str):
+        """Exact ids only, each found through an index at any size: the webhook-id, the
+        call id, and a recording id through its recording's call (its events are that
+        call's events that name it)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        matches = Q(webhook_id=term) | Q(call_minivoice_id=term)
+        recorded_calls = list(
+            Recording.objects.filter(minivoice_id=term).values_list("call__minivoice_id", flat=True)
+        )
+        if recorded_calls:
+            matches |= Q(call_minivoice_id__in=recorded_calls, payload__data__recording_id=term)
+        return queryset.filter(matches), False
 
     @admin.display(description="Received", ordering="received_at")
     def when(self, event: WebhookEvent) -> str:
@@ -197,7 +216,7 @@ class CallProblemAdmin(ReadOnlyAdmin):
     list_display = ["detected", "call_link", "code", "severity", "message"]
     list_filter = ["code", "severity"]
     list_select_related = ["call"]
-    search_fields = ["=call__minivoice_id"]
+    search_fields = ["call__minivoice_id__exact"]
     search_help_text = "A call id, exactly as MiniVoice sent it."
     show_facets = admin.ShowFacets.NEVER
 

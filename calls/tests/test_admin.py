@@ -11,7 +11,9 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from calls import flows
@@ -212,12 +214,37 @@ def test_call_page_links_to_its_own_events_and_exchanges(
         ("admin:calls_answerexchange_changelist", "call_123", {"call_123"}),
         ("admin:recordings_recording_changelist", "rec_aaa", {"rec_aaa"}),
         ("admin:recordings_recording_changelist", "call_456", {"rec_bbb"}),
+        ("admin:calls_webhookevent_changelist", "MSG_BBB", set()),
+        ("admin:calls_webhookevent_changelist", "REC_BBB", set()),
+        ("admin:calls_answerexchange_changelist", "CALL_123", set()),
+        ("admin:recordings_recording_changelist", "REC_AAA", set()),
     ],
 )
 def test_search_finds_rows_by_the_ids_support_is_given(
     admin_client, calls, changelist, query, expected
 ):
     assert listed(admin_client.get(reverse(changelist), {"q": query})) == expected
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "admin:calls_call_changelist",
+        "admin:calls_webhookevent_changelist",
+        "admin:calls_answerexchange_changelist",
+        "admin:calls_callproblem_changelist",
+        "admin:recordings_recording_changelist",
+    ],
+)
+def test_search_compares_ids_as_stored_so_an_index_serves_it(admin_client, calls, changelist):
+    # Django's `=` search compares UPPER() of both sides: no index serves that, and every
+    # search read the whole table (10M events at scale).
+    with CaptureQueriesContext(connection) as captured:
+        assert admin_client.get(reverse(changelist), {"q": "rec_bbb"}).status_code == 200
+
+    searched = [q["sql"] for q in captured if "rec_bbb" in q["sql"]]
+    assert searched
+    assert not any("UPPER(" in sql for sql in searched)
 
 
 @pytest.mark.parametrize(
