@@ -133,10 +133,11 @@ def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
 
     On PostgreSQL it binds parameters on the server (psycopg's `Cursor`; Django's default
     quotes them into the SQL text in Python), so psycopg prepares each statement on its
-    connection once it has run `prepare_threshold` times (psycopg's default, 5): from
-    then on PostgreSQL skips parsing and planning it, and Python skips quoting its
-    values. Django's own wrapper goes around it (`_prepare_cursor`), so errors, query
-    logging and `execute_wrapper` behave as for any other cursor.
+    connection once it has run `prepare_threshold` times (5, from the settings;
+    `DATABASE_PREPARED_STATEMENTS=false` turns it off): from then on PostgreSQL skips
+    parsing and planning it, and Python skips quoting its values. Django's own wrapper
+    goes around it (`_prepare_cursor`), so errors, query logging and `execute_wrapper`
+    behave as for any other cursor.
     """
     if connection.vendor != "postgresql":
         return connection.cursor()
