@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from bench import rows
-from bench.scale import fill, pages, queries
+from bench.scale import fill, pages, queries, sizes
 from bench.scale.__main__ import main
 from calls.models import Call, CallProblem, WebhookEvent
 from calls.tests.test_worker import _database_url
@@ -134,6 +134,20 @@ def test_newest_first_fill_puts_ids_against_time_with_the_same_rows():
     oldest, newest = WebhookEvent.objects.order_by("pk")[0], WebhookEvent.objects.latest("pk")
     assert oldest.received_at > newest.received_at
     assert WebhookEvent.objects.filter(webhook_id="msg_s000000042_3").exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_sizes_give_the_events_table_per_million_and_each_of_its_indexes():
+    made = fill.fill(_database_url(), calls=200, big_call_events=10, now=NOW)
+
+    found = sizes.database_sizes(_database_url(), events=made["events"])
+
+    assert "calls_event_unique_webhook_id" in found["events_index_mb"]
+    assert sum(found["events_index_mb"].values()) == pytest.approx(
+        found["events_indexes_mb"], abs=0.1 * len(found["events_index_mb"])
+    )
+    assert found["avg_bytes"]["raw_body"] > 300
 
 
 def test_call_numbers_run_oldest_first_unless_asked_otherwise():
