@@ -1,4 +1,5 @@
-"""Rows shaped like the app's own, as COPY text lines: calls and webhook deliveries.
+"""Rows shaped like the app's own, as COPY text lines: calls, their problems and webhook
+deliveries.
 
 Shared by bench-scale (the admin at a million calls) and bench-partitioning (the events
 table, plain against partitioned by month), so both measure the same ~390-byte bodies.
@@ -20,8 +21,40 @@ EVENT_COLUMNS = (
     "deliveries", "headers", "raw_body", "payload", "state", "queued_at", "attempts",
     "processed_at", "error",
 )  # fmt: skip
+PROBLEM_COLUMNS = ("call_id", "code", "severity", "message", "detected_at", "notified_at")
 # Most calls are over; a few are live (the admin's status filter has something to find).
 STATUS_EVERY = {"in_progress": 50, "ringing": 97}
+
+# One call in 30 has a problem (3.3 %), one in 150 two: the admin's problem filters have
+# a realistic share to find. The codes are CallProblem.Code's (a test holds them to it).
+PROBLEM_EVERY = 30
+SECOND_PROBLEM_EVERY = 4
+# A live call that old is stuck; an ended one had one of these, the commonest most often.
+# Eleven entries: prime to 5 (every 5th call with a problem is live, so skipped here) and
+# to SECOND_PROBLEM_EVERY, so every code comes round; no two neighbours alike, as a call's
+# second code is the next one.
+STUCK = "call_stuck"
+ENDED_PROBLEMS = (
+    "ended_early", "recording_not_completed", "ended_early", "recording_failed",
+    "no_answer_url", "ended_early", "answer_url_failed", "recording_not_completed",
+    "recording_not_started", "ended_early", "processing_failed",
+)  # fmt: skip
+PROBLEM_WORDS = {
+    "recording_not_started": ("error", "We asked MiniVoice to start recording at +2.1 s, "
+                              "and neither recording.started nor recording.failed came."),
+    "recording_not_completed": ("error", "Recording rec_x started at +3.0 s, but neither "
+                                "recording.completed nor recording.failed came."),
+    "recording_failed": ("error", "The recording failed (rec_x at +9.0 s: storage unavailable)."),
+    "answer_url_failed": ("error", "MiniVoice could not use our answer at +0.4 s (timeout)."),
+    "call_stuck": ("warning", "The call is still marked in progress more than 4 hours "
+                   "after it began: MiniVoice's call.completed never came, or was lost."),
+    "no_answer_url": ("warning", "MiniVoice reported the call answered at +1.0 s, but never "
+                      "asked our answer_url."),
+    "ended_early": ("warning", "The call ended at +12 s before its last action (say) could "
+                    "run (the caller hung up during the prompts?)."),
+    "processing_failed": ("error", "1 event(s) of this call failed processing "
+                          "(call.completed); they are retried automatically."),
+}  # fmt: skip
 
 
 def call_id(n: int) -> str:
@@ -32,12 +65,17 @@ def _ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S+00")
 
 
-def call_row(n: int, *, created: datetime) -> str:
-    """One COPY text line for calls_call."""
+def call_status(n: int) -> str:
     status = "ended"
     for live, every in STATUS_EVERY.items():
         if n % every == 0:
             status = live
+    return status
+
+
+def call_row(n: int, *, created: datetime) -> str:
+    """One COPY text line for calls_call."""
+    status = call_status(n)
     ended = status == "ended"
     at = _ts(created)
     end = _ts(created + timedelta(seconds=61))
@@ -47,6 +85,34 @@ def call_row(n: int, *, created: datetime) -> str:
         "Recording completed" if ended else "Answered", at, at, end if ended else at,
     ]  # fmt: skip
     return "\t".join(fields) + "\n"
+
+
+def call_problems(n: int) -> list[str]:
+    """The problem codes of call n, none for most calls."""
+    if n % PROBLEM_EVERY:
+        return []
+    if call_status(n) != "ended":
+        return [STUCK]
+    turn = n // PROBLEM_EVERY
+    first = turn % len(ENDED_PROBLEMS)
+    codes = [ENDED_PROBLEMS[first]]
+    if turn % SECOND_PROBLEM_EVERY == 1:
+        codes.append(ENDED_PROBLEMS[(first + 1) % len(ENDED_PROBLEMS)])
+    return codes
+
+
+def newest_call_with(code: str, *, calls: int) -> int | None:
+    """The number of the newest call (lowest n) with that problem, if any of `calls` has."""
+    return next((n for n in range(calls) if code in call_problems(n)), None)
+
+
+def problem_row(call_pk: int, code: str, *, created: datetime) -> str:
+    """One COPY text line for calls_callproblem: found a few minutes into the call,
+    errors alerted at once, warnings only listed."""
+    severity, message = PROBLEM_WORDS[code]
+    detected = _ts(created + timedelta(minutes=5))
+    notified = detected if severity == "error" else r"\N"
+    return "\t".join([str(call_pk), code, severity, message, detected, notified]) + "\n"
 
 
 def event_row(call: int, k: int, *, created: datetime, webhook_id: str) -> str:

@@ -1,4 +1,5 @@
-"""bench-scale's rows: COPY lines the database takes as real calls and deliveries."""
+"""bench-scale: COPY lines the database takes as real calls, problems and deliveries; the
+fill; the pages it times; the queries it counts."""
 
 from __future__ import annotations
 
@@ -8,87 +9,224 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from bench import scale
-from calls.models import Call, WebhookEvent
+from bench import rows
+from bench.scale import fill, pages, queries, sizes
+from bench.scale.__main__ import main
+from calls.models import Call, CallProblem, WebhookEvent
 from calls.tests.test_worker import _database_url
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def test_call_and_event_lines_have_one_field_per_column():
-    call = scale.call_row(7, created=NOW)
-    event = scale.event_row(7, 3, created=NOW, webhook_id="msg_x")
+    call = rows.call_row(7, created=NOW)
+    event = rows.event_row(7, 3, created=NOW, webhook_id="msg_x")
 
     assert call.endswith("\n") and event.endswith("\n")
-    assert len(call.rstrip("\n").split("\t")) == len(scale.CALL_COLUMNS)
-    assert len(event.rstrip("\n").split("\t")) == len(scale.EVENT_COLUMNS)
+    assert len(call.rstrip("\n").split("\t")) == len(rows.CALL_COLUMNS)
+    assert len(event.rstrip("\n").split("\t")) == len(rows.EVENT_COLUMNS)
 
 
 def test_event_body_is_the_json_of_a_delivery_for_its_call():
     fields = dict(
         zip(
-            scale.EVENT_COLUMNS,
-            scale.event_row(7, 3, created=NOW, webhook_id="msg_x").rstrip("\n").split("\t"),
+            rows.EVENT_COLUMNS,
+            rows.event_row(7, 3, created=NOW, webhook_id="msg_x").rstrip("\n").split("\t"),
             strict=True,
         )
     )
 
     body = json.loads(fields["raw_body"])
-    assert body["call"]["id"] == fields["call_minivoice_id"] == scale.call_id(7)
+    assert body["call"]["id"] == fields["call_minivoice_id"] == rows.call_id(7)
     assert body["event"] == fields["event_type"]
     assert json.loads(fields["headers"])["webhook-id"] == "msg_x"
     assert 330 <= len(fields["raw_body"]) <= 430
 
 
 def test_a_few_calls_are_live_so_the_status_filter_finds_some():
-    statuses = [scale.call_row(n, created=NOW).split("\t")[4] for n in range(1, 1001)]
+    statuses = [rows.call_row(n, created=NOW).split("\t")[4] for n in range(1, 1001)]
 
     assert 0 < statuses.count("in_progress") < 50
     assert statuses.count("ended") > 900
 
 
+def test_problem_codes_and_severities_are_the_apps():
+    assert set(rows.PROBLEM_WORDS) == set(CallProblem.Code.values)
+    assert {severity for severity, _ in rows.PROBLEM_WORDS.values()} <= set(
+        CallProblem.Severity.values
+    )
+
+
+def test_a_few_percent_of_calls_have_problems_each_code_comes_round_and_live_ones_are_stuck():
+    calls = 30_000
+    problems = {n: rows.call_problems(n) for n in range(calls)}
+    with_some = [n for n, codes in problems.items() if codes]
+    codes = [code for found in problems.values() for code in found]
+
+    assert 0.02 <= len(with_some) / calls <= 0.05
+    assert any(len(found) == 2 for found in problems.values())
+    assert all(len(set(found)) == len(found) for found in problems.values())  # once per call
+    assert set(codes) == set(CallProblem.Code.values)
+    for n in with_some:
+        live = rows.call_status(n) != "ended"
+        assert (problems[n] == [rows.STUCK]) is live
+
+
+def test_problem_line_has_one_field_per_column_and_alerts_only_errors():
+    error = rows.problem_row(12, "recording_failed", created=NOW).rstrip("\n").split("\t")
+    warning = rows.problem_row(12, "ended_early", created=NOW).rstrip("\n").split("\t")
+
+    assert len(error) == len(warning) == len(rows.PROBLEM_COLUMNS)
+    assert error[:3] == ["12", "recording_failed", "error"]
+    assert error[-1] == error[-2] and warning[-1] == r"\N"
+
+
+def test_newest_call_with_a_code_is_the_lowest_number_that_has_it():
+    n = rows.newest_call_with("processing_failed", calls=10_000)
+
+    assert "processing_failed" in rows.call_problems(n)
+    assert not any("processing_failed" in rows.call_problems(k) for k in range(n))
+    assert rows.newest_call_with("processing_failed", calls=n) is None
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_fill_copies_calls_and_ten_events_each_plus_the_big_call():
-    made = scale.fill(_database_url(), calls=120, big_call_events=50, now=NOW)
+    made = fill.fill(_database_url(), calls=120, big_call_events=50, now=NOW)
 
     assert made["calls"] == Call.objects.count() == 120
     assert made["events"] == WebhookEvent.objects.count() == 120 * 10 + 50
-    big = WebhookEvent.objects.filter(call_minivoice_id=scale.call_id(0))
+    big = WebhookEvent.objects.filter(call_minivoice_id=rows.call_id(0))
     assert big.count() == 50 + 10
     event = WebhookEvent.objects.filter(webhook_id="msg_s000000042_3").get()
-    assert event.payload["call"]["id"] == scale.call_id(42)
+    assert event.payload["call"]["id"] == rows.call_id(42)
     assert event.state == WebhookEvent.State.PROCESSED
-    assert Call.objects.get(minivoice_id=scale.call_id(0)).created_at == NOW
+    assert Call.objects.get(minivoice_id=rows.call_id(0)).created_at == NOW
     # Ids follow time, as rows that arrived one by one: oldest first.
     assert Call.objects.order_by("pk").first().created_at < NOW
-    assert Call.objects.order_by("pk").last().minivoice_id == scale.call_id(0)
+    assert Call.objects.order_by("pk").last().minivoice_id == rows.call_id(0)
     oldest, newest = WebhookEvent.objects.order_by("pk")[0], WebhookEvent.objects.latest("pk")
     assert oldest.received_at < newest.received_at
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("order", fill.FILL_ORDERS)
+def test_fill_copies_each_calls_problems_onto_that_call(order):
+    made = fill.fill(_database_url(), calls=600, big_call_events=5, now=NOW, order=order)
+
+    expected = {(rows.call_id(n), code) for n in range(600) for code in rows.call_problems(n)}
+    stored = set(CallProblem.objects.values_list("call__minivoice_id", "code"))
+    assert stored == expected
+    assert made["problems"] == len(expected) > 20
+    call = Call.objects.get(minivoice_id=rows.call_id(30))
+    problem = CallProblem.objects.filter(call=call).first()
+    assert problem.detected_at > call.created_at
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
 def test_newest_first_fill_puts_ids_against_time_with_the_same_rows():
-    made = scale.fill(_database_url(), calls=120, big_call_events=50, now=NOW, order="newest-first")
+    made = fill.fill(_database_url(), calls=120, big_call_events=50, now=NOW, order="newest-first")
 
     assert (made["order"], WebhookEvent.objects.count()) == ("newest-first", 120 * 10 + 50)
-    assert Call.objects.order_by("pk").first().minivoice_id == scale.call_id(0)
+    assert Call.objects.order_by("pk").first().minivoice_id == rows.call_id(0)
     oldest, newest = WebhookEvent.objects.order_by("pk")[0], WebhookEvent.objects.latest("pk")
     assert oldest.received_at > newest.received_at
     assert WebhookEvent.objects.filter(webhook_id="msg_s000000042_3").exists()
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_sizes_give_the_events_table_per_million_and_each_of_its_indexes():
+    made = fill.fill(_database_url(), calls=200, big_call_events=10, now=NOW)
+
+    found = sizes.database_sizes(_database_url(), events=made["events"])
+
+    assert "calls_event_unique_webhook_id" in found["events_index_mb"]
+    assert sum(found["events_index_mb"].values()) == pytest.approx(
+        found["events_indexes_mb"], abs=0.1 * len(found["events_index_mb"])
+    )
+    assert found["avg_bytes"]["raw_body"] > 300
+
+
 def test_call_numbers_run_oldest_first_unless_asked_otherwise():
-    assert list(scale.call_numbers(4)) == [3, 2, 1, 0]
-    assert list(scale.call_numbers(4, order="newest-first")) == [0, 1, 2, 3]
+    assert list(fill.call_numbers(4)) == [3, 2, 1, 0]
+    assert list(fill.call_numbers(4, order="newest-first")) == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="fill order"):
-        scale.call_numbers(4, order="sideways")
+        fill.call_numbers(4, order="sideways")
 
 
 def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as exited:
-        scale.main(["--calls", "5"])
+        main(["--calls", "5"])
 
     assert exited.value.code == 2
     assert "--calls must be 100 or more" in capsys.readouterr().err
+
+
+def test_the_timed_pages_include_both_problem_filters_and_a_small_call_page():
+    urls = pages.pages(now=NOW, calls=10_000, big_call_pk=7, small_call_pk=8)
+
+    newest = rows.newest_call_with(pages.TIMED_PROBLEM, calls=10_000)
+    assert urls["call list: with problems"] == (
+        "/admin/calls/call/?has_problems=yes",
+        "call_s000000000",
+    )
+    assert urls[f"call list: problem {pages.TIMED_PROBLEM}"] == (
+        f"/admin/calls/call/?problem={pages.TIMED_PROBLEM}",
+        rows.call_id(newest),
+    )
+    assert urls["call page, 10 events"][0] == "/admin/calls/call/8/change/"
+
+
+def test_a_count_over_a_big_table_with_neither_where_nor_limit_is_unbounded():
+    whole = queries.count_statement('SELECT COUNT(*) AS "__count" FROM "calls_call"', seconds=0.2)
+    capped = queries.count_statement(
+        'SELECT COUNT(*) FROM (SELECT 1 FROM "calls_webhookevent" LIMIT 10001) subquery',
+        seconds=0.001,
+    )
+    one_call = queries.count_statement(
+        'SELECT COUNT(*) FROM "calls_webhookevent" WHERE "call_minivoice_id" = \'c\'', seconds=0
+    )
+    small = queries.count_statement('SELECT COUNT(*) FROM "django_session"', seconds=0)
+    filtered = queries.count_statement(
+        'SELECT COUNT(*) FROM (SELECT 1 FROM "calls_call" WHERE EXISTS(SELECT 1 FROM '
+        '"calls_callproblem" U0 WHERE U0."call_id" = ("calls_call"."id") LIMIT 1) '
+        "LIMIT 10001) subquery",
+        seconds=0,
+    )
+
+    assert whole["unbounded"] and whole["ms"] == 200 and whole["tables"] == ["calls_call"]
+    assert capped["limit"] == 10001 and not capped["unbounded"]
+    assert one_call["where"] and not one_call["unbounded"]
+    assert not small["unbounded"]
+    assert filtered["limit"] == 10001  # the outer query's, not the EXISTS' LIMIT 1
+
+
+@pytest.mark.django_db
+def test_count_queries_counts_each_page_and_keeps_its_count_statements(admin_user):
+    paths = {"call list": "/admin/calls/call/", "events": "/admin/calls/webhookevent/"}
+
+    counted = queries.count_queries(paths, username=admin_user.username, host="testserver")
+
+    assert set(counted) == set(paths)
+    assert all(page["queries"] > 0 for page in counted.values())
+    counts = counted["call list"]["counts"]
+    assert counts and all(c["limit"] and not c["unbounded"] for c in counts), counts
+
+
+def test_the_summary_compares_the_call_pages_and_sets_unbounded_counts_apart():
+    unbounded = {"unbounded": True, "ms": 250.0}
+    summary = queries.queries_summary(
+        {
+            "call page, 5,000 events": {"queries": 14, "counts": []},
+            "call page, 10 events": {"queries": 14, "counts": [{"unbounded": False, "ms": 1.0}]},
+            "call list (default)": {"queries": 9, "counts": [unbounded]},
+        }
+    )
+
+    assert summary["call_page"] == {"5000_events": 14, "10_events": 14, "same": True}
+    assert summary["count_statements"] == 2
+    assert summary["unbounded_counts"] == [{"page": "call list (default)", **unbounded}]
+    assert summary["slowest_count_ms"] == 250.0

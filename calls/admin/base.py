@@ -28,13 +28,17 @@ class CappedCountPaginator(Paginator):
     asks its paginator for `count`, which is a `COUNT(*)` over every matching row. Here it
     is `COUNT(*)` over a subquery with a LIMIT, and the page links stop at the cap (sort,
     search or filter to reach older rows).
+
+    The subquery is not ordered: any CAP + 1 matching rows count the same, and sorting
+    them first made PostgreSQL read every match (a million-call list filtered by "with
+    problems": 130 ms sorted, 30 ms not; bench/README.md, bench-scale).
     """
 
     CAP = 10_000
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()
+        return self.object_list.order_by()[: self.CAP + 1].count()
 
     @property
     def capped(self) -> bool:

@@ -217,6 +217,15 @@ def test_the_list_count_stops_at_the_cap_instead_of_counting_every_row(admin_cli
     assert "more than 25 webhook events" in response.content.decode()
 
 
+def test_the_capped_count_does_not_sort_the_rows_it_counts(admin_client, calls):
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(reverse(CALLS), {"has_problems": "yes"})
+
+    counts = [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]
+    assert counts and not any("ORDER BY" in sql.upper() for sql in counts), counts
+    assert response.context["cl"].result_count == 2
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -1,0 +1,126 @@
+"""The admin pages support uses, timed over real HTTP as a logged-in staff user."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import statistics
+import time
+from datetime import datetime, timedelta
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode
+
+from bench.load import HarnessError
+from bench.rows import call_id, newest_call_with
+
+# A rare code (about 0.3 % of calls): the filter has to look furthest for a page of them.
+TIMED_PROBLEM = "processing_failed"
+
+
+class StaffClient:
+    """A logged-in admin user over real HTTP, behind production's TLS proxy."""
+
+    def __init__(self, base_url: str) -> None:
+        self.host, port = base_url.removeprefix("http://").split(":")
+        self.port = int(port)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, *, body: str | None = None, headers=None):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        sent = {
+            "X-Forwarded-Proto": "https",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+            **(headers or {}),
+        }
+        try:
+            started = time.perf_counter()
+            conn.request(method, path, body=body, headers=sent)
+            response = conn.getresponse()
+            content = response.read()
+            elapsed_ms = (time.perf_counter() - started) * 1000
+        finally:
+            conn.close()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return response.status, content, elapsed_ms
+
+    def login(self, username: str, password: str) -> None:
+        status, page, _ = self.request("GET", "/admin/login/")
+        found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if status != 200 or not found:
+            raise HarnessError(f"the admin login page answered {status}")
+        form = urlencode(
+            {
+                "username": username,
+                "password": password,
+                "csrfmiddlewaretoken": found.group(1).decode(),
+                "next": "/admin/",
+            }
+        )
+        status, _, _ = self.request(
+            "POST",
+            "/admin/login/",
+            body=form,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Referer": f"https://{self.host}:{self.port}/admin/login/",
+            },
+        )
+        if status != 302 or "sessionid" not in self.cookies:
+            raise HarnessError(f"logging in as {username} answered {status}, not a redirect")
+
+
+def pages(
+    *, now: datetime, calls: int, big_call_pk: int, small_call_pk: int
+) -> dict[str, tuple[str, str]]:
+    """Each page to time: (path, text its answer must hold, so that a fast page is one
+    that found what was asked, not an empty list)."""
+    day = (now - timedelta(days=30)).date()
+    searched = call_id(calls // 2)
+    with_problem = newest_call_with(TIMED_PROBLEM, calls=calls)
+    paths = {
+        "call list (default)": "/admin/calls/call/",
+        "call list: search by call id": f"/admin/calls/call/?{urlencode({'q': searched})}",
+        "call list: status in_progress": "/admin/calls/call/?status__exact=in_progress",
+        "call list: created on one day": "/admin/calls/call/?"
+        + urlencode({"created_at__gte": str(day), "created_at__lt": str(day + timedelta(days=1))}),
+        "call list: with problems": "/admin/calls/call/?has_problems=yes",
+        f"call list: problem {TIMED_PROBLEM}": f"/admin/calls/call/?problem={TIMED_PROBLEM}",
+        "call page, 5,000 events": f"/admin/calls/call/{big_call_pk}/change/",
+        "call page, 10 events": f"/admin/calls/call/{small_call_pk}/change/",
+        "events of that call": "/admin/calls/webhookevent/?"
+        + urlencode({"call_minivoice_id": call_id(0)}),
+        "event list (default)": "/admin/calls/webhookevent/",
+    }
+    expected = {
+        "call list (default)": call_id(0),  # the newest call comes first
+        "call list: search by call id": searched,
+        "call list: with problems": call_id(0),  # the newest, live: call_stuck in the fill
+        f"call list: problem {TIMED_PROBLEM}": call_id(with_problem) if with_problem else "",
+        "call page, 5,000 events": call_id(0),
+        "call page, 10 events": call_id(1),
+        "events of that call": call_id(0),
+    }
+    return {name: (path, expected.get(name, "")) for name, path in paths.items()}
+
+
+def time_pages(client: StaffClient, urls: dict[str, tuple[str, str]], *, repeats: int) -> dict:
+    found = {}
+    for name, (path, expected) in urls.items():
+        client.request("GET", path)  # warm: templates, connection, PostgreSQL's caches
+        times, statuses = [], set()
+        for _ in range(repeats):
+            status, content, elapsed = client.request("GET", path)
+            statuses.add(status)
+            times.append(elapsed)
+        if statuses != {200}:
+            raise HarnessError(f"{name} ({path}) answered {sorted(statuses)}")
+        if expected.encode() not in content:
+            raise HarnessError(f"{name} ({path}) does not show {expected}")
+        found[name] = {
+            "path": path,
+            "median_ms": round(statistics.median(times), 1),
+            "max_ms": round(max(times), 1),
+        }
+    return found
