@@ -261,8 +261,15 @@ class WebhookEvent(models.Model):
             models.Index(fields=["event_type"], name="calls_event_type_idx"),
             models.Index(fields=["call_minivoice_id", "received_at"]),
             models.Index(fields=["-received_at"]),
-            # The event list filtered by state (failed, gave up), newest first.
-            models.Index(fields=["state", "-received_at"], name="calls_event_state_idx"),
+            # The event list filtered by a state support looks for (failed, gave up,
+            # ignored, malformed), newest first. Pending and processed, nearly every row,
+            # are left out: a delivery and its processing then write this index not at
+            # all, and a list of either finds its rows at the head of `-received_at`.
+            models.Index(
+                fields=["state", "-received_at"],
+                name="calls_event_trouble_idx",
+                condition=~Q(state__in=["pending", "processed"]),
+            ),
             # Finding the few events still waiting (the requeue sweep) stays cheap.
             models.Index(
                 fields=["queued_at"],
