@@ -8,9 +8,12 @@ the content type.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from django.http import HttpRequest
+from django.http.request import HttpHeaders
 from django.utils.http import parse_header_parameters
 from rest_framework import status
 
@@ -50,7 +53,8 @@ def read_inbound(request: HttpRequest, *, max_bytes: int) -> InboundRequest:
     """
     started = time.perf_counter()
     body = _read_body(request, max_bytes=max_bytes)
-    if len(request.headers.get("webhook-id", "")) > contract.WEBHOOK_ID_MAX_LENGTH:
+    kept_headers = read_headers(request, contract.KEPT_HEADERS)
+    if len(kept_headers.get("webhook-id", "")) > contract.WEBHOOK_ID_MAX_LENGTH:
         raise ApiError(
             status_code=status.HTTP_400_BAD_REQUEST,
             code="invalid_webhook_id",
@@ -58,9 +62,6 @@ def read_inbound(request: HttpRequest, *, max_bytes: int) -> InboundRequest:
             "characters.",
         )
     media_type, _ = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
-    kept_headers = {
-        name: request.headers[name] for name in contract.KEPT_HEADERS if name in request.headers
-    }
     return InboundRequest(
         method=request.method,
         query_string=contract.storable(request.META.get("QUERY_STRING", "")),
@@ -69,6 +70,26 @@ def read_inbound(request: HttpRequest, *, max_bytes: int) -> InboundRequest:
         content_type=media_type.lower(),
         started=started,
     )
+
+
+def read_headers(request: HttpRequest, names: Iterable[str]) -> dict[str, str]:
+    """The headers `names` that the request has, by their lowercase names.
+
+    Read from META, where the server put them and where `request.headers` reads them
+    too: that builds a case-insensitive copy of every header, and lowercases the name on
+    each look-up, which costs intake a few percent for the few headers it needs.
+    """
+    meta = request.META
+    found = ((name, meta.get(_meta_key(name))) for name in names)
+    return {name: value for name, value in found if value is not None}
+
+
+@cache
+def _meta_key(name: str) -> str:
+    """Where WSGI puts header `name` in META: Content-Type and Content-Length without
+    the HTTP_ prefix (as Django's `HttpHeaders` reads them)."""
+    key = name.upper().replace("-", "_")
+    return key if key in HttpHeaders.UNPREFIXED_HEADERS else f"{HttpHeaders.HTTP_PREFIX}{key}"
 
 
 def _read_body(request: HttpRequest, *, max_bytes: int) -> bytes:

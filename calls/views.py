@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from calls import contract
 from calls.errors import ApiError
-from calls.inbound import InboundRequest, read_inbound
+from calls.inbound import InboundRequest, read_headers, read_inbound
 from calls.models import WebhookEvent
 from calls.services import (
     answer_call,
@@ -28,7 +28,7 @@ from calls.services import (
     answer_refuse,
     event_ingest,
 )
-from calls.signatures import SignatureError, verify_signature
+from calls.signatures import SIGNATURE_HEADERS, SignatureError, verify_signature
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def require_signature(request: HttpRequest, inbound: InboundRequest) -> None:
     try:
         verify_signature(
             body=inbound.body,
-            headers=request.headers,
+            headers=read_headers(request, SIGNATURE_HEADERS),
             secrets=settings.MINIVOICE_WEBHOOK_SECRETS,
         )
     except SignatureError as exc:
