@@ -56,7 +56,7 @@ SECONDARY_INDEXES = {
     "received_desc": "(received_at DESC)",
     "unfinished": "(queued_at) WHERE state IN ('pending', 'failed')",
     "retry_due": "(next_attempt_at) WHERE state = 'failed'",
-    "state_received": "(state, received_at DESC)",
+    "state_received": "(state, received_at DESC) WHERE NOT (state IN ('pending', 'processed'))",
 }
 UNFINISHED_STATES = ("pending", "failed")
 
