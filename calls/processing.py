@@ -28,7 +28,13 @@ from calls import contract, dispatch
 from calls.models import Call, WebhookEvent
 from calls.rows import update_row
 from calls.steps import end_step, event_step
-from calls.timeline import call_last_step_before, call_problems_refresh, calls_problems_refresh
+from calls.timeline import (
+    TimelineEntry,
+    call_last_step_before,
+    call_problems_refresh,
+    calls_problems_refresh,
+    calls_timelines,
+)
 from recordings.models import Recording
 from recordings.services import recording_apply_event, recording_id_of, recordings_locked
 
@@ -158,8 +164,11 @@ def _apply_together(events: list[WebhookEvent]) -> dict[str, Call]:
     applicable = [event for event in events if ignored_because[event.pk] is None]
     calls = _calls_locked({event.call_minivoice_id: event.at for event in applicable})
     recordings = recordings_locked(first_named=_recordings_named(applicable, calls))
+    timelines = calls_timelines(_ending(applicable, calls))
     for event in applicable:
-        _apply_event(event, calls[event.call_minivoice_id], recordings=recordings)
+        _apply_event(
+            event, calls[event.call_minivoice_id], recordings=recordings, timelines=timelines
+        )
     for row in [*calls.values(), *recordings.values()]:
         update_row(row)
     outcomes: dict[tuple[str, str], list[WebhookEvent]] = {}
@@ -195,6 +204,19 @@ def _ignored_because(event: WebhookEvent) -> str | None:
     return None
 
 
+def _ending(events: list[WebhookEvent], calls: dict[str, Call]) -> list[str]:
+    """The calls whose end step these events may work out again (`_apply_event`): those
+    ended already, and those these events end. Their logs are read together, once."""
+    return sorted(
+        {
+            event.call_minivoice_id
+            for event in events
+            if event.event_type == contract.CALL_COMPLETED
+            or calls[event.call_minivoice_id].ended_at
+        }
+    )
+
+
 def _calls_locked(started: dict[str, datetime]) -> dict[str, Call]:
     """The calls with these MiniVoice ids, locked for this transaction, those not yet
     known created (with `started` as their start until MiniVoice says otherwise).
@@ -228,12 +250,17 @@ def _recordings_named(
 
 
 def _apply_event(
-    event: WebhookEvent, call: Call, *, recordings: Mapping[str, Recording] | None = None
+    event: WebhookEvent,
+    call: Call,
+    *,
+    recordings: Mapping[str, Recording] | None = None,
+    timelines: Mapping[str, list[TimelineEntry]] | None = None,
 ) -> None:
     """Move the event's call (and recording) forward and note the caller's step.
 
     `call` is locked, and saved by the caller; `recordings` are the recordings the batch
-    has locked already (one that is not there is found or made here).
+    has locked already (one that is not there is found or made here), `timelines` the
+    logs it has read (one that is not there is read here).
     """
     data = contract.event_data(event.payload)
     at = event.at
@@ -271,7 +298,11 @@ def _apply_event(
         # is worked out again from the log because delivery order is not event order: news
         # from before the end can arrive after it, and news of the end's own instant
         # (call.answered in the same second) comes before it: the end wins a tie.
-        before, _ = call_last_step_before(call=call, moment=call.ended_at)
+        before, _ = call_last_step_before(
+            call=call,
+            moment=call.ended_at,
+            timeline=(timelines or {}).get(call.minivoice_id),
+        )
         call.last_step = end_step(call.get_final_status_display(), before)
         call.last_step_at = call.ended_at
 

@@ -189,6 +189,31 @@ def test_a_recordings_events_in_one_batch_write_it_once():
     assert Recording.objects.get(minivoice_id="rec_2").status == "completed"
 
 
+def reads(captured: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in captured if query["sql"].startswith("SELECT")]
+
+
+@pytest.mark.django_db
+def test_a_batch_reads_the_logs_of_its_ending_calls_together():
+    # Each end's step is worked out again from the call's log; one read for the batch.
+    stored("call.answered", "call_1", 10)
+    stored("call.completed", "call_1", 20, status="completed", duration_seconds=10)
+    with CaptureQueriesContext(connection) as one_end:
+        assert events_drain(idle=0) == 2
+    for call_id in ("call_2", "call_3", "call_4"):
+        stored("call.answered", call_id, 10)
+        stored("call.completed", call_id, 20, status="completed", duration_seconds=10)
+
+    with CaptureQueriesContext(connection) as three_ends:
+        assert events_drain(idle=0) == 6
+
+    # Each call is still written once, and its problems stored: only the reads are shared.
+    assert len(reads(three_ends)) == len(reads(one_end))
+    steps = set(Call.objects.exclude(minivoice_id="call_1").values_list("last_step", flat=True))
+    assert steps == {Call.objects.get(minivoice_id="call_1").last_step}
+    assert steps.pop().startswith("Call ended (completed) after: Answered")
+
+
 @pytest.mark.django_db
 def test_each_call_of_a_batch_is_checked_for_problems_once(monkeypatch):
     checked = []

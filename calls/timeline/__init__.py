@@ -8,7 +8,12 @@ from django.utils import timezone
 from calls.models import CallProblem
 from calls.timeline.entries import build_entries, say_offset
 from calls.timeline.export import dumps, timeline_json
-from calls.timeline.merged import TimelineEntry, call_last_step_before, call_timeline
+from calls.timeline.merged import (
+    TimelineEntry,
+    call_last_step_before,
+    call_timeline,
+    calls_timelines,
+)
 from calls.timeline.problems import (
     Found,
     call_problems_refresh,
@@ -34,6 +39,7 @@ __all__ = [
     "call_timeline",
     "calls_check_overdue",
     "calls_problems_refresh",
+    "calls_timelines",
     "dumps",
     "find_problems",
     "say_offset",

@@ -6,6 +6,7 @@ late); `build_timeline` is the bounded view for people.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,22 +36,36 @@ def call_timeline(*, call_id: str) -> list[TimelineEntry]:
     late or out of order), else by when we received them. Events count even before any
     is processed into a Call row.
     """
-    exchanges = AnswerExchange.objects.filter(call_minivoice_id=call_id).only(*_EXCHANGE_FIELDS)
-    events = WebhookEvent.objects.filter(call_minivoice_id=call_id).only(*_EVENT_FIELDS)
-    entries = [
-        TimelineEntry(kind="answer_url", at=exchange.at, exchange=exchange)
-        for exchange in exchanges.order_by()
-    ]
-    entries += [
-        TimelineEntry(kind="webhook", at=event.at, event=event) for event in events.order_by()
-    ]
-    # Ties (same second) keep answer_url first: we answer before MiniVoice reports.
-    return sorted(entries, key=lambda entry: (entry.at, entry.kind != "answer_url"))
+    return calls_timelines([call_id])[call_id]
 
 
-def call_last_step_before(*, call: Call, moment: datetime) -> tuple[str, datetime | None]:
-    """The latest step the caller reached at or before `moment`, and when."""
-    for entry in reversed(call_timeline(call_id=call.minivoice_id)):
+def calls_timelines(call_ids: Iterable[str]) -> dict[str, list[TimelineEntry]]:
+    """`call_timeline` of each of these calls, read together: two queries in all."""
+    timelines: dict[str, list[TimelineEntry]] = {call_id: [] for call_id in call_ids}
+    exchanges = AnswerExchange.objects.filter(call_minivoice_id__in=list(timelines))
+    for exchange in exchanges.only("call_minivoice_id", *_EXCHANGE_FIELDS).order_by():
+        timelines[exchange.call_minivoice_id].append(
+            TimelineEntry(kind="answer_url", at=exchange.at, exchange=exchange)
+        )
+    events = WebhookEvent.objects.filter(call_minivoice_id__in=list(timelines))
+    for event in events.only("call_minivoice_id", *_EVENT_FIELDS).order_by():
+        timelines[event.call_minivoice_id].append(
+            TimelineEntry(kind="webhook", at=event.at, event=event)
+        )
+    for entries in timelines.values():
+        # Ties (same second) keep answer_url first: we answer before MiniVoice reports.
+        entries.sort(key=lambda entry: (entry.at, entry.kind != "answer_url"))
+    return timelines
+
+
+def call_last_step_before(
+    *, call: Call, moment: datetime, timeline: list[TimelineEntry] | None = None
+) -> tuple[str, datetime | None]:
+    """The latest step the caller reached at or before `moment`, and when; from the
+    call's `timeline` when the caller has read it already."""
+    if timeline is None:
+        timeline = call_timeline(call_id=call.minivoice_id)
+    for entry in reversed(timeline):
         if entry.at > moment:
             continue
         if entry.exchange is not None:
