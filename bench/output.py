@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,3 +29,31 @@ def save_results(results: dict, *, folder: Path, name: str) -> Path:
     path.write_text(json.dumps(results, indent=2, default=str))
     console.print(f"Results: {path}")
     return path
+
+
+def measure_and_save(
+    measure: Callable[[str], dict],
+    *,
+    command: str,
+    folder: Path,
+    show: Callable[[dict], None],
+    failures: tuple[type[Exception], ...],
+    interrupted: str,
+) -> int:
+    """Run `measure` (given the run's time stamp), show its results and save them as
+    `folder/<command>-<stamp>.json`; the exit code: 0, 1 when it failed with one of
+    `failures` (one line says why), 130 when interrupted (`interrupted` says what was
+    cleaned up)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = utc_stamp()
+    try:
+        results = measure(stamp)
+    except failures as exc:
+        console.print(f"[red]{command} failed:[/] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print(f"[yellow]Interrupted; {interrupted}.[/]")
+        return 130
+    show(results)
+    save_results(results, folder=folder, name=f"{command}-{stamp}.json")
+    return 0

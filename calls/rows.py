@@ -196,13 +196,19 @@ def _call_upsert_sql(vendor: str) -> str:
     table = quote(Call._meta.db_table)
     key = quote(Call._meta.get_field("minivoice_id").column)
     returned = [f"{table}.{quote(f.column)}" for f in Call._meta.concrete_fields]
-    events = quote(WebhookEvent._meta.db_table)
-    event_key = quote(WebhookEvent._meta.get_field("webhook_id").column)
     return (
         f"{insert} ON CONFLICT ({key}) DO UPDATE SET {key} = EXCLUDED.{key} "
-        f"RETURNING {', '.join(returned)}, "
-        f"EXISTS (SELECT 1 FROM {events} WHERE {event_key} = %s)"
+        f"RETURNING {', '.join(returned)}, {_an_event_has_the_webhook_id()}"
     )
+
+
+def _an_event_has_the_webhook_id() -> str:
+    """SQL: whether a stored webhook event has the webhook-id given as a parameter (one
+    webhook-id namespace across both endpoints)."""
+    quote = _connection().ops.quote_name
+    events = quote(WebhookEvent._meta.db_table)
+    event_key = quote(WebhookEvent._meta.get_field("webhook_id").column)
+    return f"EXISTS (SELECT 1 FROM {events} WHERE {event_key} = %s)"
 
 
 @cache
@@ -211,13 +217,11 @@ def _new_call_sql(vendor: str) -> str:
     webhook-id given last (given twice: an empty one is never looked for)."""
     quote = _connection().ops.quote_name
     fields = _written_fields(Call)
-    events = quote(WebhookEvent._meta.db_table)
-    event_key = quote(WebhookEvent._meta.get_field("webhook_id").column)
     return (
         f"INSERT INTO {quote(Call._meta.db_table)} "
         f"({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT {', '.join(['%s'] * len(fields))} "
-        f"WHERE %s = '' OR NOT EXISTS (SELECT 1 FROM {events} WHERE {event_key} = %s) "
+        f"WHERE %s = '' OR NOT {_an_event_has_the_webhook_id()} "
         f"ON CONFLICT ({quote(Call._meta.get_field('minivoice_id').column)}) DO NOTHING "
         f"RETURNING {quote(Call._meta.pk.column)}"
     )

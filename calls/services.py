@@ -71,7 +71,7 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
     now = timezone.now()
     # Usually the call's first request: the call is new, and both rows are known in full
     # before anything is written, so they are stored in one statement.
-    call = Call(minivoice_id=answer.call_id, started_at=answer.created_at or now)
+    call = _new_call(answer, now=now)
     exchange = _answer(call, request=request, answer=answer, now=now)
     try:
         if call_and_exchange_insert(call, exchange, webhook_id=request.webhook_id):
@@ -82,8 +82,7 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
     # webhook-id is an event's: lock the call, and answer from what is stored.
     with transaction.atomic():
         call, used_by_event = call_create_or_lock(
-            Call(minivoice_id=answer.call_id, started_at=answer.created_at or now),
-            webhook_id=request.webhook_id,
+            _new_call(answer, now=now), webhook_id=request.webhook_id
         )
         if request.webhook_id and used_by_event:
             raise _webhook_id_reused(used_by="a webhook event")  # and the call rolls back
@@ -92,6 +91,11 @@ def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) 
         if not insert_row(exchange, ignore_conflicts=True):
             raise _Replayed  # out of the atomic block: the call's changes roll back
         return exchange
+
+
+def _new_call(answer: contract.AnswerRequest, *, now: datetime) -> Call:
+    """The call this request names, as it starts when we first hear of it."""
+    return Call(minivoice_id=answer.call_id, started_at=answer.created_at or now)
 
 
 def _answer(

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from bench import processes
 from bench.load import HarnessError
-from bench.output import ARTIFACTS, console, save_results, utc_stamp
+from bench.output import ARTIFACTS, console, measure_and_save
 from bench.partitioning import fill, inserts, measures, schema
 
 
@@ -73,20 +73,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rows must be 1000 or more, --connections and --rounds 1 or more")
     if options.insert_seconds <= 0 or options.repeats < 1 or options.dedupe_days <= 0:
         parser.error("--insert-seconds and --dedupe-days must be above 0, --repeats 1 or more")
-    options.output.mkdir(parents=True, exist_ok=True)
-    stamp = utc_stamp()
-    try:
+
+    def measure(stamp: str) -> dict:
         with _database(options.database_url) as dsn:
-            results = run(dsn, options)
-    except (HarnessError, psycopg.Error) as exc:
-        console.print(f"[red]bench-partitioning failed:[/] {exc}")
-        return 1
-    except KeyboardInterrupt:
-        console.print("[yellow]Interrupted; its database was dropped.[/]")
-        return 130
-    print_table(results)
-    save_results(results, folder=options.output, name=f"bench-partitioning-{stamp}.json")
-    return 0
+            return run(dsn, options)
+
+    return measure_and_save(
+        measure,
+        command="bench-partitioning",
+        folder=options.output,
+        show=print_table,
+        failures=(HarnessError, psycopg.Error),
+        interrupted="its database was dropped",
+    )
 
 
 @contextlib.contextmanager

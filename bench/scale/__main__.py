@@ -15,7 +15,7 @@ from rich.table import Table
 
 from bench import processes
 from bench.load import HarnessError
-from bench.output import ARTIFACTS, console, save_results, utc_stamp
+from bench.output import ARTIFACTS, console, measure_and_save
 from bench.rows import call_id
 from bench.scale.fill import FILL_ORDERS, fill
 from bench.scale.pages import StaffClient, pages, time_pages
@@ -70,19 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.calls < 100 or options.big_call_events < 1 or options.repeats < 1:
         parser.error("--calls must be 100 or more, --big-call-events and --repeats 1 or more")
-    options.output.mkdir(parents=True, exist_ok=True)
-    stamp = utc_stamp()
-    try:
-        results = measure(options, stamp=stamp)
-    except HarnessError as exc:
-        console.print(f"[red]bench-scale failed:[/] {exc}")
-        return 1
-    except KeyboardInterrupt:
-        console.print("[yellow]Interrupted; everything started was stopped.[/]")
-        return 130
-    print_table(results)
-    save_results(results, folder=options.output, name=f"bench-scale-{stamp}.json")
-    return 0
+    return measure_and_save(
+        lambda stamp: measure(options, stamp=stamp),
+        command="bench-scale",
+        folder=options.output,
+        show=print_table,
+        failures=(HarnessError,),
+        interrupted="everything started was stopped",
+    )
 
 
 def measure(options, *, stamp: str) -> dict:
