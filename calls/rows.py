@@ -15,7 +15,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorWrapper
@@ -31,9 +31,8 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
     """
     connection = _connection()
     sql = _insert_sql(type(obj), connection.vendor, ignore_conflicts=ignore_conflicts)
-    with _cursor(connection) as cursor:
-        cursor.execute(sql, _insert_params(obj, connection))
-        row = cursor.fetchone()
+    # Stored at most once whatever happens: a repeat finds the conflict and stores nothing.
+    row = _first_row(connection, sql, _insert_params(obj, connection), repeatable=ignore_conflicts)
     if row is None:
         return False
     _stored(obj, row[0], connection)
@@ -45,8 +44,7 @@ def update_row(obj: models.Model) -> None:
     connection = _connection()
     fields = _written_fields(type(obj))
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
-    with _cursor(connection) as cursor:
-        cursor.execute(_update_sql(type(obj), connection.vendor), [*params, obj.pk])
+    _first_row(connection, _update_sql(type(obj), connection.vendor), [*params, obj.pk])
 
 
 def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
@@ -66,9 +64,7 @@ def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
     """
     connection = _connection()
     params = [*_insert_params(new, connection), webhook_id]
-    with _cursor(connection) as cursor:
-        cursor.execute(_call_upsert_sql(connection.vendor), params)
-        *values, event_has_id = cursor.fetchone()
+    *values, event_has_id = _first_row(connection, _call_upsert_sql(connection.vendor), params)
     return _call_from_db(values, connection), bool(event_has_id)
 
 
@@ -90,17 +86,21 @@ def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id
     call_params = [*_insert_params(call, connection), webhook_id, webhook_id]
     if connection.vendor == "postgresql":
         exchange_params = _insert_params(exchange, connection, leave_out=_EXCHANGE_CALL)
-        with _on_its_own(connection), _cursor(connection) as cursor:
-            cursor.execute(_call_and_exchange_sql(), [*call_params, *exchange_params])
-            row = cursor.fetchone()
+        with _on_its_own(connection):
+            # A repeat stores nothing twice: the call is there (its MiniVoice id), and the
+            # general path finds the exchange by its webhook-id.
+            row = _first_row(
+                connection,
+                _call_and_exchange_sql(),
+                [*call_params, *exchange_params],
+                repeatable=bool(webhook_id),
+            )
         if row is None:
             return False
         call_pk, exchange_pk = row
     else:
         with transaction.atomic(using=connection.alias):
-            with _cursor(connection) as cursor:
-                cursor.execute(_new_call_sql(connection.vendor), call_params)
-                row = cursor.fetchone()
+            row = _first_row(connection, _new_call_sql(connection.vendor), call_params)
             if row is None:
                 return False
             call_pk, exchange.call_id = row[0], row[0]
@@ -128,6 +128,50 @@ def _on_its_own(connection: BaseDatabaseWrapper):
     return nullcontext()
 
 
+def _first_row(
+    connection: BaseDatabaseWrapper, sql: str, params: list, *, repeatable: bool = False
+) -> tuple | None:
+    """Run one of the statements here; its first row, or None if it returned none.
+
+    Django checks a persistent connection before each request's first query
+    (CONN_HEALTH_CHECKS): a `SELECT 1`, one more round trip for MiniVoice to wait on,
+    every request. A `repeatable` statement, one that stores nothing twice when run
+    again, is the check itself instead: if it is the request's first query and finds
+    the connection dropped (a database restart, a failover), the connection is replaced
+    and the statement run once more, which is what Django's check would have done
+    before it. Only on PostgreSQL and outside a transaction; otherwise, and for any
+    other statement, Django's check runs first as usual (`_cursor`).
+    """
+    checks_itself = (
+        repeatable
+        and connection.vendor == "postgresql"
+        and connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    )
+    if checks_itself:
+        connection.health_check_done = True
+    try:
+        return _run(connection, sql, params)
+    except OperationalError:
+        if not (checks_itself and _dropped(connection)):
+            raise
+    connection.close()
+    return _run(connection, sql, params)
+
+
+def _run(connection: BaseDatabaseWrapper, sql: str, params: list) -> tuple | None:
+    with _cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if cursor.description else None
+
+
+def _dropped(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the server side of the connection is gone (psycopg knows once it failed)."""
+    return connection.connection is None or connection.connection.broken
+
+
 def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     """A cursor for the statements here, which run on every request.
 
@@ -137,12 +181,16 @@ def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     `DATABASE_PREPARED_STATEMENTS=false` turns it off): from then on PostgreSQL skips
     parsing and planning it, and Python skips quoting its values. Django's own wrapper
     goes around it (`_prepare_cursor`), so errors, query logging and `execute_wrapper`
-    behave as for any other cursor.
+    behave as for any other cursor; and the steps before it are Django's own
+    (`BaseDatabaseWrapper._cursor`), the connection's health check first: a persistent
+    connection the database dropped is replaced, not used for one failing request.
     """
     if connection.vendor != "postgresql":
         return connection.cursor()
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
 
 
 def _connection() -> BaseDatabaseWrapper:
