@@ -20,7 +20,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.utils import timezone
 
 from calls import contract, dispatch, flows
-from calls.actions import ensure_valid
+from calls.actions import ensure_valid_json
 from calls.errors import envelope
 from calls.inbound import InboundRequest
 from calls.models import AnswerExchange, Call, WebhookEvent
@@ -110,7 +110,7 @@ def _answer(
         to_number=answer.to_number,
     )
     call.mark_answered(at)  # MiniVoice asks the answer_url once the call is answered.
-    flow, payload, error = _build_answer(call=call, variables=answer.variables)
+    flow, payload, body, error = _build_answer(call=call, variables=answer.variables)
     call.note_step(answer_step(flow, payload), at=at)
     return AnswerExchange(
         call=call,
@@ -120,7 +120,7 @@ def _answer(
         webhook_id=request.webhook_id,
         flow=flow,
         response_status=200,
-        response_body=json.dumps(payload),
+        response_body=body,
         variables=answer.variables,
         error=error,
         **_exchange_request_fields(request),
@@ -185,20 +185,23 @@ def _exchange_request_fields(request: InboundRequest) -> dict:
     }
 
 
-def _build_answer(*, call: Call, variables: Mapping) -> tuple[str, dict, str]:
-    """(flow, payload, error): the flow's actions, or the safe fallback if they fail.
+def _build_answer(*, call: Call, variables: Mapping) -> tuple[str, dict, str, str]:
+    """(flow, payload, body, error): the flow's actions and the JSON text that answers
+    with them, or the safe fallback's if they fail.
 
     MiniVoice rejects an invalid payload and the caller hears nothing, so any failure
-    here, a bug or an invalid flow, still answers with valid actions.
+    here, a bug or an invalid flow, still answers with valid actions. What is checked is
+    the text MiniVoice gets.
     """
     try:
         flow, payload = flows.actions_for_call(call=call, variables=variables)
-        ensure_valid(payload)
-        json.dumps(payload)
+        body = json.dumps(payload)
+        ensure_valid_json(body)
     except Exception:
         logger.exception("Building the answer for call %s failed", call.minivoice_id)
-        return flows.FALLBACK_FLOW, flows.FALLBACK_PAYLOAD, traceback.format_exc()
-    return flow, payload, ""
+        fallback = flows.FALLBACK_PAYLOAD
+        return flows.FALLBACK_FLOW, fallback, json.dumps(fallback), traceback.format_exc()
+    return flow, payload, body, ""
 
 
 def _webhook_id_reused(*, used_by: str) -> contract.MalformedRequest:

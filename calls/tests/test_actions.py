@@ -11,6 +11,7 @@ from calls.actions import (
     Validation,
     action_name,
     ensure_valid,
+    ensure_valid_json,
     validate_payload,
 )
 
@@ -429,6 +430,25 @@ def test_ensure_valid_raises_with_every_problem_in_the_message() -> None:
         "actions[1].url: must be an absolute http or https URL"
     )
     assert isinstance(raised.value, ValueError)
+
+
+def test_ensure_valid_json_checks_the_text_once_and_remembers_the_answer() -> None:
+    text = '{"actions": [{"say": {"text": "Remembered"}}, {"hangup": {}}]}'
+    ensure_valid_json.cache_clear()
+
+    first = ensure_valid_json(text)
+    again = ensure_valid_json(text)
+
+    assert first == validate_payload({"actions": [{"say": {"text": "Remembered"}}, {"hangup": {}}]})
+    assert again is first
+    assert ensure_valid_json.cache_info().hits == 1
+
+
+def test_ensure_valid_json_raises_for_an_invalid_text_every_time() -> None:
+    text = '{"actions": [{"say": {}}]}'
+    for _ in range(2):
+        with pytest.raises(InvalidActions):
+            ensure_valid_json(text)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,13 @@ from django.db import (
 from django.forms.models import model_to_dict
 
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.rows import call_and_exchange_insert, call_create_or_lock, insert_row, update_row
+from calls.rows import (
+    _insert_params,
+    call_and_exchange_insert,
+    call_create_or_lock,
+    insert_row,
+    update_row,
+)
 
 AT = datetime(2026, 5, 29, 12, 0, 12, tzinfo=UTC)
 
@@ -219,6 +225,49 @@ def a_new_call_and_its_exchange(call_id: str = "call_new", webhook_id: str = "ms
         duration_ms=1.25,
     )
     return call, exchange
+
+
+def _as_the_orm_prepares(obj) -> list:
+    fields = [f for f in type(obj)._meta.concrete_fields if not f.primary_key]
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def _comparable(values: list) -> list:
+    """JSON values come wrapped in an adapter on PostgreSQL: compare what they hold."""
+    return [getattr(value, "obj", value) for value in values]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("which", ["event", "call", "exchange"])
+def test_a_new_row_s_values_are_prepared_exactly_as_the_orm_prepares_them(which):
+    call, exchange = a_new_call_and_its_exchange()
+    call.mark_answered(AT)
+    obj = {"event": a_delivery(), "call": call, "exchange": exchange}[which]
+
+    ours, orms = _insert_params(obj, connection), _as_the_orm_prepares(obj)
+
+    assert _comparable(_unstamped(obj, ours)) == _comparable(_unstamped(obj, orms))
+
+
+def _unstamped(obj, values: list) -> list:
+    """Less `updated_at`, which each preparation stamps with its own now."""
+    names = [f.attname for f in type(obj)._meta.concrete_fields if not f.primary_key]
+    return [value for name, value in zip(names, values, strict=True) if name != "updated_at"]
+
+
+@pytest.mark.django_db
+def test_values_the_shortcut_does_not_know_are_prepared_by_the_orm():
+    event = a_delivery()
+    event.webhook_id = 12345  # not text: the ORM makes it "12345"
+    event.occurred_at = datetime(2026, 5, 29, 12, 0, 12)  # naive: the ORM warns, makes it aware
+
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        ours = _insert_params(event, connection)
+        orms = _as_the_orm_prepares(event)
+
+    assert _comparable(ours) == _comparable(orms)
+    names = [f.attname for f in WebhookEvent._meta.concrete_fields if not f.primary_key]
+    assert ours[names.index("webhook_id")] == "12345"
 
 
 @pytest.mark.django_db
