@@ -47,7 +47,17 @@ class IgnoreAcceptHeader(BaseContentNegotiation):
 
 
 class MiniVoiceView(APIView):
+    """MiniVoice proves itself by signature (calls.signatures), which the views check on
+    the raw body they read themselves: no user, permission or parser of DRF's applies."""
+
     content_negotiation_class = IgnoreAcceptHeader
+    authentication_classes = ()
+    permission_classes = ()
+    parser_classes = ()
+
+    def perform_authentication(self, request: Request) -> None:
+        """No user to find (DRF's documented way: `request.user` would be looked up
+        lazily, and nothing here asks for it)."""
 
 
 class AnswerView(MiniVoiceView):
@@ -146,5 +156,6 @@ def require_signature(request: HttpRequest, inbound: InboundRequest) -> None:
 
 
 def json_response(body: str, *, status: int) -> HttpResponse:
-    """Answer with exactly `body`, the text we also log."""
-    return HttpResponse(body, status=status, content_type="application/json")
+    """Answer with exactly `body`, the text we also log (as UTF-8 bytes: given text,
+    the response would look its charset up again in its own Content-Type)."""
+    return HttpResponse(body.encode(), status=status, content_type="application/json")
