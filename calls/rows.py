@@ -30,11 +30,13 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
     """INSERT `obj` and set its primary key, in one round trip; True if stored.
 
     With `ignore_conflicts`, a row that would break a unique constraint is not stored
-    and False is returned: no IntegrityError, so no savepoint is needed around it.
+    and False is returned: no IntegrityError, so no savepoint is needed around it. The
+    caller's row must then have a unique key (an event's webhook-id, an answer's), so
+    that running it again stores nothing: it may be the request's connection check
+    (`_first_row`).
     """
     connection = _connection()
     sql = _insert_sql(type(obj), connection.vendor, ignore_conflicts=ignore_conflicts)
-    # Stored at most once whatever happens: a repeat finds the conflict and stores nothing.
     row = _first_row(connection, sql, _insert_params(obj, connection), repeatable=ignore_conflicts)
     if row is None:
         return False
