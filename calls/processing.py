@@ -253,8 +253,8 @@ def _apply_event(
     event: WebhookEvent,
     call: Call,
     *,
-    recordings: Mapping[str, Recording] | None = None,
-    timelines: Mapping[str, list[TimelineEntry]] | None = None,
+    recordings: Mapping[str, Recording],
+    timelines: Mapping[str, list[TimelineEntry]],
 ) -> None:
     """Move the event's call (and recording) forward and note the caller's step.
 
@@ -301,7 +301,7 @@ def _apply_event(
         before, _ = call_last_step_before(
             call=call,
             moment=call.ended_at,
-            timeline=(timelines or {}).get(call.minivoice_id),
+            timeline=timelines.get(call.minivoice_id),
         )
         call.last_step = end_step(call.get_final_status_display(), before)
         call.last_step_at = call.ended_at

@@ -260,8 +260,11 @@ def _passes_through(field: models.Field, vendor: str) -> Callable[[Any], bool] |
     prepare its values differently."""
     if type(field) in (models.CharField, models.TextField):
         return lambda value: type(value) is str
-    sets_its_own_time = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-    if type(field) is models.DateTimeField and vendor == "postgresql" and not sets_its_own_time:
+    if (
+        type(field) is models.DateTimeField
+        and vendor == "postgresql"
+        and not (field.auto_now or field.auto_now_add)
+    ):
         return lambda value: value is None or (type(value) is datetime and value.tzinfo is not None)
     return None
 
