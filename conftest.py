@@ -17,7 +17,7 @@ import pytest
 from django.test import Client
 
 from calls import dispatch
-from calls.signatures import signed_headers
+from calls.protocol.signatures import signed_headers
 from minivoice_emulator.payloads import event_payload
 from minivoice_site.celery import app as celery_app
 

@@ -153,7 +153,7 @@ def profile_process(*, pid: int, seconds: int, output: Path) -> dict:
 WORKER_SUSPECTS = {
     "events_drain": "events_drain ",
     "claiming a batch (the drain's SELECT … SKIP LOCKED)": "ModelIterable.__iter__ ",
-    "_apply_event": "_apply_event ",
+    "event_apply": "event_apply ",
     "locking the batch's calls and recordings": "_calls_locked ",
     "writing calls and recordings (update_row)": "update_row ",
     "call_last_step_before": "call_last_step_before ",

@@ -9,8 +9,10 @@ class CallsConfig(AppConfig):
     verbose_name = "Calls"
 
     def ready(self) -> None:
-        from calls import checks  # noqa: F401  (registers the system checks)
-        from calls.roles import on_post_migrate
+        # Imported once the app registry is ready, as Django asks of ready(): both load
+        # models.
+        from calls import checks  # noqa: F401, PLC0415  (registers the system checks)
+        from calls.roles import on_post_migrate  # noqa: PLC0415
 
         # Without a sender: it must also run after recordings' permissions are made.
         post_migrate.connect(on_post_migrate, dispatch_uid="calls.roles.support_group")

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from calls.models import CallProblem
+
 _MESSAGE = (
     "MINIVOICE_WEBHOOK_SECRET is not set, so MiniVoice's webhooks cannot be verified "
     "and are refused with 503 until it is."
@@ -22,8 +24,6 @@ def webhook_secret_is_set(app_configs, **kwargs) -> list[CheckMessage]:
 
 @register("minivoice")
 def alert_codes_are_known(app_configs, **kwargs) -> list[CheckMessage]:
-    from calls.models import CallProblem
-
     unknown = sorted(set(settings.MINIVOICE_ALERT_CODES) - set(CallProblem.Code.values))
     if unknown:
         return [

@@ -1,7 +1,12 @@
-"""The one place that hands stored work to Celery workers.
+"""The one door to the Celery workers: work is asked for here, by task name.
+
+Nothing but Celery imports `calls.tasks` (an import-linter contract says so): the code
+that asks for work never imports the code that does it, so the request path, the
+processing and the checks stay free of one another. In-process mode (no broker) runs the
+named task right here, before the call returns.
 
 A stored `WebhookEvent` is its own outbox: the row says what is to be done, and a worker
-takes pending rows from the table (`calls.processing.events_drain`). Intake only has to
+takes pending rows from the table (`calls.processing.batch.events_drain`). Intake only has to
 make sure a worker is on its way, and that must not hold up MiniVoice's request:
 
 - A delivery sets a flag in Redis (SET NX, some 20 microseconds). Only the one that sets
@@ -52,17 +57,40 @@ _last_wake = {"at": float("-inf")}  # per process, shared by its threads (time.m
 _local = threading.local()
 
 
+# The tasks' names (`calls.tasks`, registered under their module path).
+DRAIN_PENDING_EVENTS = "calls.tasks.drain_pending_events"
+PROCESS_WEBHOOK_EVENT = "calls.tasks.process_webhook_event"
+SEND_PROBLEM_ALERTS = "calls.tasks.send_problem_alerts"
+
+
 def send_events(event_ids: Iterable[int], *, force_wake: bool = False) -> bool:
     """See that these stored, pending events get processed; False when the broker would
     not take the wake-up (they stay pending for the sweep)."""
     if celery_app.conf.task_always_eager:
-        # Imported here: calls.tasks imports the services, which import this module.
-        from calls.tasks import process_webhook_event
-
         for event_id in event_ids:
-            process_webhook_event.apply(args=(event_id,))
+            _run_here(PROCESS_WEBHOOK_EVENT, event_id)
         return True
     return wake_workers(force=force_wake, event_ids=event_ids)
+
+
+def send_problem_alerts(problem_ids: list[int]) -> None:
+    """Hand new problems to the alert task (run here in in-process mode). The caller
+    sends after commit; a broker that is away loses only the alert, logged."""
+    if celery_app.conf.task_always_eager:
+        _run_here(SEND_PROBLEM_ALERTS, problem_ids)
+        return
+    try:
+        celery_app.send_task(SEND_PROBLEM_ALERTS, args=(problem_ids,))
+    except Exception:  # any broker error: problems are stored, only the alert is lost
+        logger.exception("Could not send the alerts for problems %s", problem_ids)
+
+
+def _run_here(task_name: str, *args) -> None:
+    """In-process mode: run the named task now, as a worker would (`apply` keeps its
+    exceptions in its result, as a worker keeps them in its log)."""
+    if task_name not in celery_app.tasks:
+        celery_app.loader.import_default_modules()  # Celery's autodiscovery of the tasks
+    celery_app.tasks[task_name].apply(args=args)
 
 
 def wake_workers(*, force: bool = False, event_ids: Iterable[int] = ()) -> bool:
@@ -70,8 +98,6 @@ def wake_workers(*, force: bool = False, event_ids: Iterable[int] = ()) -> bool:
 
     `event_ids` only name, in the log, the events that wait if the broker is away.
     """
-    from calls.tasks import drain_pending_events
-
     now = time.monotonic()
     if not force and now - _last_wake["at"] < WAKE_AGAIN_AFTER_SECONDS:
         return True  # the drain woken then is still looking (see the module's docstring)
@@ -80,7 +106,9 @@ def wake_workers(*, force: bool = False, event_ids: Iterable[int] = ()) -> bool:
             WAKE_FLAG, "1", nx=True, ex=WAKE_FLAG_SECONDS
         )
         if flag_was_clear or force:
-            drain_pending_events.apply_async(connection=_publishing_connection(), retry=False)
+            celery_app.send_task(
+                DRAIN_PENDING_EVENTS, connection=_publishing_connection(), retry=False
+            )
     except Exception as exc:  # any broker error: the rows are stored, the sweep resends
         _drop_connections()
         logger.warning(

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from calls import contract
+from calls.protocol import contract
 
 
 class Call(models.Model):

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 
 from calls.models import AnswerExchange, WebhookEvent
-from calls.services import events_requeue_due
+from calls.processing.handover import events_requeue_due
 
 # -- Replay ---------------------------------------------------------------------------
 

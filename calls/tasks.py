@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from calls.processing import event_mark_failed, event_process, events_drain
-from calls.services import events_requeue_due
-from calls.timeline.alerts import problems_alert
-from calls.timeline.sweep import calls_check_overdue
+from calls.problems.alerts import problems_alert
+from calls.problems.sweep import calls_check_overdue
+from calls.processing.batch import event_mark_failed, event_process, events_drain
+from calls.processing.handover import events_requeue_due
 
 # Pending this long with no worker finishing it: its task was lost (broker down at
 # intake, a message dropped, a worker killed), so the sweep hands it over again.

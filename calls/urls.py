@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from calls import views
+from calls.intake import views
 
 app_name = "minivoice"
 

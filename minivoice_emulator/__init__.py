@@ -1,11 +1,12 @@
 """MiniVoice's side of the wire, played locally: the emulator.
 
-A top-level package rather than a Django app: it is the *other* party (MiniVoice), so it
-has no models, no migrations and no URLs of the app's own, and nothing in `calls/` or
-`recordings/` may import it except tests and the thin management commands that drive
-it. It reuses the app's published contract (`calls.contract` names, `calls.actions` for
-the schema MiniVoice enforces, `calls.signatures` for Standard Webhooks signing), so a
-change to the contract is felt on both sides at once.
+An app of its own with no models, no migrations and no URLs: it is the *other* party
+(MiniVoice), installed only so that its management commands (`minivoice_emulator`,
+`simulate_call`, `send_webhook`) are found, and nothing in `calls/` or `recordings/`
+imports it except tests (an import-linter contract says so). It reuses the app's wire
+protocol (`calls.protocol`: the `contract`'s names, the `actions` schema MiniVoice
+enforces, Standard Webhooks `signatures`), so a change to the contract is felt on both
+sides at once.
 
 - `payloads`: webhook envelopes and answer_url request bodies, and signing them;
 - `runner`: plays one call's actions on a simulated clock (`scenarios` says what the

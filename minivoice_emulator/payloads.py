@@ -10,7 +10,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from calls.signatures import signed_headers
+from calls.protocol.signatures import signed_headers
 
 # The envelope's `call.status` at each event, when the caller does not say otherwise.
 CALL_STATUS_AT = {

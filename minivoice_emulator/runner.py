@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from calls import contract
-from calls.actions import action_name, validate_payload
+from calls.protocol import contract
+from calls.protocol.actions import action_name, validate_payload
 from minivoice_emulator import payloads, wav
 from minivoice_emulator.scenarios import Scenario
 from minivoice_emulator.transport import Delivery, Reply, Unreachable

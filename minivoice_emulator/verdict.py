@@ -12,9 +12,9 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
-from calls import contract
+from calls.flows.steps import answer_step, end_step, event_step
 from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
-from calls.steps import answer_step, end_step, event_step
+from calls.protocol import contract
 from minivoice_emulator.runner import PlayedCall
 from recordings.models import Recording
 

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "calls",
     "recordings",
+    # The emulator's management commands (simulate_call, minivoice_emulator, send_webhook).
+    "minivoice_emulator",
 ]
 
 MIDDLEWARE = [
@@ -140,12 +142,12 @@ if envbool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 REST_FRAMEWORK = {
-    # MiniVoice authenticates by signature (calls.signatures), not by user.
+    # MiniVoice authenticates by signature (calls.protocol.signatures), not by user.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "calls.errors.envelope_exception_handler",
+    "EXCEPTION_HANDLER": "calls.intake.errors.envelope_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -197,7 +199,7 @@ MINIVOICE_ANSWER_URL_GRACE_SECONDS = envint("MINIVOICE_ANSWER_URL_GRACE_SECONDS"
 # A call still in progress this long after it began is stuck.
 MINIVOICE_CALL_STUCK_HOURS = envint("MINIVOICE_CALL_STUCK_HOURS", 4, minimum=1)
 
-# Alerts (calls.timeline.alerts): off until codes and a destination are set.
+# Alerts (calls.problems.alerts): off until codes and a destination are set.
 MINIVOICE_ALERT_CODES = envlist("MINIVOICE_ALERT_CODES")
 MINIVOICE_ALERT_EMAILS = envlist("MINIVOICE_ALERT_EMAILS")
 MINIVOICE_ALERT_WEBHOOK_URL = envstr("MINIVOICE_ALERT_WEBHOOK_URL")

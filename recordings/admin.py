@@ -4,8 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from calls.admin.base import ReadOnlyAdmin, timestamp
-from calls.admin.filters import DateRangeFilter, WhenFilter
+from calls.console import DateRangeFilter, ReadOnlyAdmin, WhenFilter, timestamp
 from recordings.models import Recording
 
 

@@ -5,8 +5,9 @@ from datetime import datetime
 from django.db import models
 from django.utils import timezone
 
-from calls import contract
 from calls.models import Call
+from calls.protocol import contract
+from calls.recordings_port import RecordingStatus
 
 
 class Recording(models.Model):
@@ -16,12 +17,7 @@ class Recording(models.Model):
     `recording.started` alone promises nothing, and `recording.failed` is a normal outcome.
     """
 
-    class Status(models.TextChoices):
-        # In precedence order: events arrive out of order, and a recording only moves
-        # forward. Completed outranks failed: once MiniVoice says the audio exists, it does.
-        STARTED = "started", "Started"
-        FAILED = "failed", "Failed"
-        COMPLETED = "completed", "Completed"
+    Status = RecordingStatus  # MiniVoice's recording events, in precedence order
 
     minivoice_id = models.CharField(
         "MiniVoice recording id",

@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from calls import contract
 from calls.models import Call
+from calls.protocol import contract
 from recordings.models import Recording
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from bench import signing
 from bench.load import HarnessError, parse_wrk_output, pool_size, run_load
-from calls.signatures import verify_signature
+from calls.protocol.signatures import verify_signature
 
 requires_wrk = pytest.mark.skipif(
     shutil.which("wrk") is None, reason="wrk is not installed (make test installs it)"

@@ -8,7 +8,8 @@ import pytest
 
 from bench import processes
 from bench.load import HarnessError
-from bench.run import calibrate_delay, main, summarise
+from bench.run import WAKE_FLAG, calibrate_delay, main, summarise
+from calls.dispatch import WAKE_FLAG as APP_WAKE_FLAG
 
 
 @pytest.mark.parametrize(
@@ -103,7 +104,4 @@ def test_calibration_against_a_server_that_answers_nothing_fails_the_harness():
 
 def test_the_harness_clears_the_wake_flag_the_app_sets():
     # The harness keeps its own copy of the name, so that it need not load the app.
-    from bench.run import WAKE_FLAG
-    from calls.dispatch import WAKE_FLAG as APP_WAKE_FLAG
-
     assert WAKE_FLAG == APP_WAKE_FLAG

@@ -9,7 +9,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from bench import signing
-from calls.signatures import SignatureError, verify_signature
+from calls.protocol.signatures import SignatureError, verify_signature
 
 
 def _headers(request: signing.SignedRequest) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from calls.admin.dashboard import dashboard
+from calls.console.dashboard import dashboard
 
 register = template.Library()
 

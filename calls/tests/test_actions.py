@@ -1,10 +1,10 @@
-"""Tests for the MiniVoice action schema (calls.actions); plain pytest, no database."""
+"""Tests for the MiniVoice action schema (calls.protocol.actions); plain pytest, no database."""
 
 from __future__ import annotations
 
 import pytest
 
-from calls.actions import (
+from calls.protocol.actions import (
     ACTION_NAMES,
     InvalidActions,
     Problem,

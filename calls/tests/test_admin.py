@@ -457,7 +457,7 @@ def fallback_exchange(db, post_answer, monkeypatch) -> AnswerExchange:
     def database_down(**kwargs):
         raise RuntimeError("database down")
 
-    monkeypatch.setattr("calls.views.answer_call", database_down)
+    monkeypatch.setattr("calls.intake.views.answer_call", database_down)
     response = post_answer({"call": {"id": "call_fallback"}, "variables": {}})
     monkeypatch.undo()
     assert response.json() == flows.FALLBACK_PAYLOAD

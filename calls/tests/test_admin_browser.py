@@ -20,7 +20,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 
 from calls.models import Call, WebhookEvent
-from calls.signatures import signed_headers
+from calls.protocol.signatures import signed_headers
 from calls.tests.console_data import PASSWORD, send_call, support_member
 from conftest import TEST_SECRET, WEBHOOK_URL, minivoice_event
 
@@ -264,7 +264,7 @@ def going_on(transactional_db, post_answer, post_webhook) -> Call:
 def test_a_call_in_progress_updates_itself_and_stops_when_it_ends(
     going_on, live_server, page: Page, monkeypatch
 ):
-    monkeypatch.setattr("calls.admin.views.POLL_EVERY_MS", 300)
+    monkeypatch.setattr("calls.console.views.POLL_EVERY_MS", 300)
     _sign_in(page, live_server)
     page.goto(live_server.url + reverse("admin:calls_call_change", args=[going_on.pk]))
     expect(page.locator("#mv-problems")).to_contain_text("This call is still going on")

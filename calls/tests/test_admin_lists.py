@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from calls.admin.base import CappedCountPaginator
+from calls.console.base import CappedCountPaginator
 from calls.models import AnswerExchange, Call, WebhookEvent
 from calls.tests.console_data import send_call
 from conftest import minivoice_event

@@ -1,4 +1,4 @@
-"""The answer_url (calls.views.AnswerView): what MiniVoice gets back, and what we keep.
+"""The answer_url (calls.intake.views.AnswerView): what MiniVoice gets back, and what we keep.
 
 Every test hits the real URL with the real client, then checks the answer and the rows:
 the Call it names and the AnswerExchange that logs the request and our exact answer.
@@ -13,9 +13,10 @@ from urllib.parse import urlencode
 import pytest
 from django.db import OperationalError, connection
 
-from calls import contract, flows
-from calls.actions import action_name, validate_payload
+from calls import flows
 from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.protocol import contract
+from calls.protocol.actions import action_name, validate_payload
 from calls.tests.test_contract import HOSTILE_JSON
 from calls.timeline import call_timeline
 from conftest import ANSWER_URL, OTHER_SECRET, WEBHOOK_URL, minivoice_event, signed
@@ -635,7 +636,7 @@ def test_database_failure_still_answers_the_fallback(send, monkeypatch):
     def database_down(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("calls.views.answer_call", database_down)
+    monkeypatch.setattr("calls.intake.views.answer_call", database_down)
 
     response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
 
@@ -649,7 +650,7 @@ def test_fallback_answer_is_logged_without_a_call_with_the_error(send, monkeypat
     def database_down(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("calls.views.answer_call", database_down)
+    monkeypatch.setattr("calls.intake.views.answer_call", database_down)
     body = json.dumps(CONTRACT_EXAMPLE).encode()
 
     response = send(body=body, webhook_id="msg_fallback")
@@ -674,7 +675,7 @@ def test_fallback_exchange_is_in_the_timeline_of_the_call_id_it_named(send, monk
     def database_down(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("calls.views.answer_call", database_down)
+    monkeypatch.setattr("calls.intake.views.answer_call", database_down)
 
     response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
 
@@ -692,7 +693,7 @@ def test_fallback_is_still_answered_when_logging_it_fails_too(send, monkeypatch,
     def database_down(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("calls.views.answer_call", database_down)
+    monkeypatch.setattr("calls.intake.views.answer_call", database_down)
     monkeypatch.setattr(AnswerExchange.objects, "create", database_down)
 
     response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())

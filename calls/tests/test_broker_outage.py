@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from calls import tasks
 from calls.models import Call, WebhookEvent
-from calls.processing import events_drain
-from calls.services import events_requeue_due
+from calls.processing.batch import events_drain
+from calls.processing.handover import events_requeue_due
 from conftest import minivoice_event
 from minivoice_site.celery import app as celery_app
 
@@ -103,7 +103,7 @@ def _processing_fails(monkeypatch) -> None:
     def boom(event, call, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr("calls.processing._apply_event", boom)
+    monkeypatch.setattr("calls.processing.batch.event_apply", boom)
 
 
 @pytest.mark.django_db(transaction=True)

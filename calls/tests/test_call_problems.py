@@ -15,11 +15,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calls import flows, processing
+from calls import flows
 from calls.models import Call, CallProblem, WebhookEvent
-from calls.services import events_replay
+from calls.problems.store import call_problems_refresh
+from calls.problems.sweep import calls_check_overdue
+from calls.processing import batch as processing
+from calls.processing.handover import events_replay
 from calls.tasks import check_overdue_calls
-from calls.timeline import call_problems_refresh, calls_check_overdue
 from conftest import minivoice_event
 
 # MiniVoice's clock in these tests: a call that began a minute before the test started.
@@ -301,19 +303,19 @@ def test_a_failed_event_is_a_problem_until_its_replay_succeeds(
     deliver, answer, monkeypatch, django_capture_on_commit_callbacks
 ):
     answer(1)
-    real_apply = processing._apply_event
+    real_apply = processing.event_apply
 
     def broken(event, call, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(processing, "_apply_event", broken)
+    monkeypatch.setattr(processing, "event_apply", broken)
     event = deliver("recording.started", 2, recording_id="rec_1")
     assert event.state == WebhookEvent.State.FAILED
     problem = problems()["processing_failed"]
     assert "1 event(s) of this call failed processing (recording.started)" in problem.message
     assert "retried automatically" in problem.message
 
-    monkeypatch.setattr(processing, "_apply_event", real_apply)
+    monkeypatch.setattr(processing, "event_apply", real_apply)
     with django_capture_on_commit_callbacks(execute=True):
         events_replay(events=WebhookEvent.objects.filter(pk=event.pk))
 

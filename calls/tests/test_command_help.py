@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.core.management import load_command_class
+from django.core.management import get_commands, load_command_class
 
 COMMANDS = [
     "simulate_call",
@@ -17,6 +17,8 @@ COMMANDS = [
     "prune_events",
     "validate_actions",
     "send_webhook",
+    "call_timeline",
+    "dev_setup",
 ]
 # Django's own options (--verbosity, --settings…) come with their help.
 DJANGO_OPTIONS = {"help", "version", "verbosity", "settings", "pythonpath", "traceback"}
@@ -25,7 +27,7 @@ DJANGO_OPTIONS |= {"no_color", "force_color", "skip_checks"}
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_command_and_each_of_its_arguments_have_help(name):
-    command = load_command_class("calls", name)
+    command = load_command_class(get_commands()[name], name)
     parser = command.create_parser("manage.py", name)
 
     assert len(command.help) > 40

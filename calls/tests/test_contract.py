@@ -1,4 +1,4 @@
-"""Reading what MiniVoice sends (calls.contract): answer_url requests, JSON bodies, text
+"""Reading what MiniVoice sends (calls.protocol.contract): answer_url requests, JSON bodies, text
 and timestamps. Pure parsing; no database."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from calls.contract import (
+from calls.protocol.contract import (
     CALL_ID_MAX_LENGTH,
     MAX_JSON_DEPTH,
     MalformedRequest,

@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from calls.signatures import signed_headers, verify_signature
+from calls.protocol.signatures import signed_headers, verify_signature
 from conftest import TEST_SECRET
 from minivoice_site.env import envwebhooksecrets
 

@@ -1,4 +1,4 @@
-"""Workers take pending events from the table (calls.processing.events_drain), woken by a
+"""Workers take pending events from the table (calls.processing.batch.events_drain), woken by a
 flag in Redis rather than one Celery message per delivery (calls.dispatch)."""
 
 from __future__ import annotations
@@ -7,10 +7,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from calls import dispatch, processing
+from calls import dispatch
 from calls.dispatch import WAKE_FLAG
 from calls.models import Call, WebhookEvent
-from calls.processing import events_drain
+from calls.processing import batch as processing
+from calls.processing.batch import events_drain
 from conftest import minivoice_event
 from recordings.models import Recording
 
@@ -42,14 +43,14 @@ def test_a_drain_processes_every_pending_event_once():
 @pytest.mark.django_db
 def test_a_failing_event_is_scheduled_for_retry_and_the_drain_goes_on(monkeypatch):
     first, broken, last = pending("call_1", "call_broken", "call_3")
-    apply = processing._apply_event
+    apply = processing.event_apply
 
     def apply_unless_broken(event, call, **kwargs):
         if event.call_minivoice_id == "call_broken":
             raise RuntimeError("boom")
         apply(event, call, **kwargs)
 
-    monkeypatch.setattr(processing, "_apply_event", apply_unless_broken)
+    monkeypatch.setattr(processing, "event_apply", apply_unless_broken)
 
     assert events_drain(idle=0) == 3
 
@@ -63,14 +64,14 @@ def test_a_failing_event_is_scheduled_for_retry_and_the_drain_goes_on(monkeypatc
 
 def worker_dies_on(call_id: str, monkeypatch) -> None:
     """The worker is killed while it applies the event of `call_id`."""
-    apply = processing._apply_event
+    apply = processing.event_apply
 
     def apply_or_die(event, call, **kwargs):
         if event.call_minivoice_id == call_id:
             raise SystemExit("worker killed")  # not an Exception: nothing records it
         apply(event, call, **kwargs)
 
-    monkeypatch.setattr(processing, "_apply_event", apply_or_die)
+    monkeypatch.setattr(processing, "event_apply", apply_or_die)
 
 
 @pytest.mark.django_db

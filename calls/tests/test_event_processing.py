@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calls import processing
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.processing import event_mark_failed, event_process
+from calls.processing import batch as processing
+from calls.processing import handlers
+from calls.processing.batch import event_mark_failed, event_process
 from calls.tasks import process_webhook_event
 from calls.timeline import call_timeline
 from conftest import minivoice_event
@@ -482,13 +483,13 @@ def test_processing_a_processed_event_again_changes_nothing(deliver):
 
 @pytest.mark.django_db
 def test_processing_failure_is_kept_rolled_back_and_replayable(deliver, monkeypatch):
-    real_apply = processing.recording_apply_event
+    real_apply = handlers.HANDLERS["recording.completed"]
 
-    def apply_then_fail(**kwargs):
-        real_apply(**kwargs)  # the Recording row is written, then the handler fails
+    def apply_then_fail(*args):
+        real_apply(*args)  # the Recording row is written, then the handler fails
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(processing, "recording_apply_event", apply_then_fail)
+    monkeypatch.setitem(handlers.HANDLERS, "recording.completed", apply_then_fail)
     event = deliver(
         "recording.completed", second=40, recording_id="rec_call_123", status="completed"
     )
@@ -517,11 +518,11 @@ def test_failing_event_is_tried_once_in_process_and_left_failed(deliver, monkeyp
     # only repeat the failure (and hold MiniVoice's request) nine times.
     tries = []
 
-    def fail(**kwargs):
-        tries.append(kwargs)
+    def fail(*args):
+        tries.append(args)
         raise RuntimeError("still broken")
 
-    monkeypatch.setattr(processing, "recording_apply_event", fail)
+    monkeypatch.setitem(handlers.HANDLERS, "recording.started", fail)
 
     event = deliver("recording.started", second=12, recording_id="rec_call_123")
 
@@ -541,7 +542,7 @@ def test_task_run_in_process_on_a_failing_event_returns_without_raising(deliver,
     WebhookEvent.objects.filter(pk=event.pk).update(
         state=WebhookEvent.State.PENDING, event_type="call.answered", attempts=0
     )
-    monkeypatch.setattr(processing, "_apply_event", _raise_boom)
+    monkeypatch.setattr(processing, "event_apply", _raise_boom)
 
     result = process_webhook_event.apply(args=[event.pk])
 

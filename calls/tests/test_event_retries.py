@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from calls import processing
 from calls.models import Call, WebhookEvent, retry_delay
-from calls.processing import event_mark_failed
-from calls.services import events_replay, events_requeue_due
+from calls.processing import batch as processing
+from calls.processing.batch import event_mark_failed
+from calls.processing.handover import events_replay, events_requeue_due
 from calls.tasks import PENDING_TOO_LONG, process_webhook_event
 from conftest import minivoice_event
 
@@ -55,7 +55,7 @@ def test_retries_back_off_from_30_seconds_to_an_hour():
 @pytest.mark.django_db
 def test_each_failure_schedules_the_next_try_later(monkeypatch):
     event = stored_event()
-    monkeypatch.setattr(processing, "_apply_event", _raise_boom)
+    monkeypatch.setattr(processing, "event_apply", _raise_boom)
 
     tries = []
     for _ in range(3):
@@ -136,7 +136,7 @@ def test_replay_leaves_done_events_alone_and_says_so(replay):
 @pytest.mark.django_db
 def test_replay_of_an_event_that_fails_again_keeps_the_new_error(replay, monkeypatch):
     event = stored_event(WebhookEvent.State.GAVE_UP, attempts=30, error="old error")
-    monkeypatch.setattr(processing, "_apply_event", _raise_boom)
+    monkeypatch.setattr(processing, "event_apply", _raise_boom)
 
     result = replay(WebhookEvent.objects.filter(pk=event.pk))
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 
 from calls.models import Call, WebhookEvent
-from calls.signatures import signed_headers
+from calls.protocol.signatures import signed_headers
 from calls.tests.test_settings import SETTINGS_VARIABLES
 from calls.tests.test_worker import _database_url
 from conftest import TEST_SECRET, WEBHOOK_URL, minivoice_event

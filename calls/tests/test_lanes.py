@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from calls.admin.charts import CHAR_WIDTH, lane_chart
+from calls.console.charts import CHAR_WIDTH, lane_chart
 from calls.models import Call
 from calls.timeline.lanes import ANSWER_URL, RECORDINGS, STATUS, WEBHOOKS, build_lanes, offset_label
 from calls.timeline.types import Entry, Timeline

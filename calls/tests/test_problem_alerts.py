@@ -1,4 +1,4 @@
-"""Alerts (`calls.timeline.alerts`): support hears of chosen problems by email and by a
+"""Alerts (`calls.problems.alerts`): support hears of chosen problems by email and by a
 chat webhook, once per call and code, rate-limited, with a link to the call's page."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls.models import Call, CallProblem
-from calls.timeline.alerts import problems_alert
+from calls.problems.alerts import problems_alert
 from conftest import minivoice_event
 
 NOW = timezone.now().isoformat()

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from calls import dispatch, tasks
 from calls.models import Call, WebhookEvent
-from calls.services import events_requeue_due
+from calls.processing import handlers
+from calls.processing.handover import events_requeue_due
 from calls.tasks import PENDING_TOO_LONG, requeue_due_events
 from conftest import WEBHOOK_URL, minivoice_event, signed
 from minivoice_site.celery import app as celery_app
@@ -181,10 +182,10 @@ def test_requeued_event_that_fails_again_is_kept_failed_until_its_retry_is_due(
     event_id = deliver_lost("recording.started", recording_id="rec_1")
     age(event_id, by=timedelta(minutes=5))
 
-    def boom(**kwargs):
+    def boom(*args):
         raise RuntimeError("still broken")
 
-    monkeypatch.setattr("calls.processing.recording_apply_event", boom)
+    monkeypatch.setitem(handlers.HANDLERS, "recording.started", boom)
 
     count = events_requeue_due(pending_for=OLD)
 

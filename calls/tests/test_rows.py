@@ -100,8 +100,6 @@ def test_a_duplicate_is_not_stored_when_conflicts_are_ignored():
 
 @pytest.mark.django_db
 def test_a_duplicate_raises_when_conflicts_are_not_ignored():
-    from django.db import IntegrityError
-
     insert_row(a_delivery("msg_twice"))
 
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -1,4 +1,4 @@
-"""calls.signatures: the Standard Webhooks check on MiniVoice's requests, without HTTP."""
+"""calls.protocol.signatures: the Standard Webhooks check on MiniVoice's requests, without HTTP."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from calls.signatures import SignatureError, signed_headers, verify_signature
+from calls.protocol.signatures import SignatureError, signed_headers, verify_signature
 from conftest import OTHER_SECRET, TEST_SECRET
 
 BODY = b'{"event": "recording.started", "call": {"id": "call_123"}}'

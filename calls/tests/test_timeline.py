@@ -10,9 +10,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from calls import flows
 from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.processing import batch as processing
 from calls.timeline import build_timeline, timeline_json
-from conftest import minivoice_event
+from conftest import WEBHOOK_URL, minivoice_event, signed
 
 START = datetime(2026, 5, 29, 12, 0, 3, tzinfo=UTC)
 
@@ -141,8 +143,6 @@ def test_a_duplicate_delivery_is_one_entry_with_its_count(post_webhook):
 
 @pytest.mark.django_db
 def test_a_refused_request_and_the_fallback_are_said_plainly(answer, post_answer, monkeypatch):
-    from calls import flows
-
     def broken(**kwargs):
         raise RuntimeError("flow bug")
 
@@ -158,8 +158,6 @@ def test_a_refused_request_and_the_fallback_are_said_plainly(answer, post_answer
 
 @pytest.mark.django_db
 def test_a_call_known_only_from_stored_events_has_a_timeline(client):
-    from conftest import WEBHOOK_URL, signed
-
     body = json.dumps(minivoice_event(call_id="call_pending", recording_id="rec_p")).encode()
     # The plain client: the test's transaction never commits, so the task never runs.
     client.post(WEBHOOK_URL, data=body, content_type="application/json", **signed(body))
@@ -328,8 +326,6 @@ def test_story_of_a_failed_recording(deliver, answer):
 
 @pytest.mark.django_db
 def test_story_of_a_call_whose_answer_fell_back(answer, monkeypatch):
-    from calls import flows
-
     monkeypatch.setattr(flows, "actions_for_call", lambda **kwargs: 1 / 0)
     answer(0)
 
@@ -351,12 +347,10 @@ def test_story_times_follow_the_configured_time_zone(deliver, settings):
 
 @pytest.mark.django_db
 def test_a_call_whose_only_event_failed_shows_the_failure_as_a_problem(deliver, monkeypatch):
-    from calls import processing
-
     def broken(event, call, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(processing, "_apply_event", broken)
+    monkeypatch.setattr(processing, "event_apply", broken)
     deliver("recording.started", 1, recording_id="rec_1")
 
     timeline = build_timeline(call_id="call_123")

@@ -19,8 +19,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from calls import dispatch, processing, tasks
+from calls import dispatch, tasks
 from calls.models import Call, WebhookEvent
+from calls.processing import handlers
 from calls.tests.test_contract import HOSTILE_JSON
 from conftest import OTHER_SECRET, TEST_SECRET, WEBHOOK_URL, minivoice_event, signed
 from recordings.models import Recording
@@ -243,10 +244,11 @@ def test_badly_signed_copy_of_a_stored_delivery_changes_nothing(client, post_web
 
 
 def _processing_fails(monkeypatch):
-    def boom(**kwargs):
+    def boom(*args):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(processing, "recording_apply_event", boom)
+    for event_type in ("recording.started", "recording.completed", "recording.failed"):
+        monkeypatch.setitem(handlers.HANDLERS, event_type, boom)
 
 
 def _broker_down(monkeypatch):

@@ -1,12 +1,18 @@
 """A call's timeline, story and problems: plain functions over its records, usable
-without a request, shared by the admin's call page, `call_timeline` and the export."""
+without a request, shared by the admin's call page, `call_timeline` and the export.
+
+A read model: nothing here writes a row or sends anything (an import-linter contract
+says so). Problems are read as stored, or worked out by the checks for a call that has
+no row yet."""
 
 from __future__ import annotations
 
 from django.utils import timezone
 
 from calls.models import CallProblem
-from calls.timeline.entries import build_entries, say_offset
+from calls.problems.checks import find_problems
+from calls.records import CallRecords, call_records, first_at, say_offset
+from calls.timeline.entries import build_entries
 from calls.timeline.export import dumps, timeline_json
 from calls.timeline.merged import (
     TimelineEntry,
@@ -14,34 +20,20 @@ from calls.timeline.merged import (
     call_timeline,
     calls_timelines,
 )
-from calls.timeline.problems import (
-    Found,
-    call_problems_refresh,
-    calls_problems_refresh,
-    find_problems,
-)
-from calls.timeline.records import CallRecords, call_records, first_at
 from calls.timeline.story import call_story
-from calls.timeline.sweep import calls_check_overdue
 from calls.timeline.types import Entry, Timeline
 
 __all__ = [
-    "CallRecords",
     "Entry",
-    "Found",
     "Timeline",
     "TimelineEntry",
     "build_timeline",
     "call_last_step_before",
-    "call_problems_refresh",
     "call_records",
     "call_story",
     "call_timeline",
-    "calls_check_overdue",
-    "calls_problems_refresh",
     "calls_timelines",
     "dumps",
-    "find_problems",
     "say_offset",
     "timeline_json",
 ]

@@ -6,37 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from calls import contract
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.timeline.records import (
+from calls.protocol import contract
+from calls.recordings_port import RecordingRow, RecordingStatus
+from calls.records import (
     CallRecords,
     action_names,
     error_envelope,
     exchange_actions,
     is_fallback,
+    offset,
+    say_offset,
 )
 from calls.timeline.types import Entry
-from recordings.models import Recording
-
-
-def offset(at: datetime | None, origin: datetime | None) -> float | None:
-    if at is None or origin is None:
-        return None
-    return round((at - origin).total_seconds(), 3)
-
-
-def say_offset(at: datetime | None, origin: datetime | None) -> str:
-    """`+12.3 s` (or `-0.5 s` for news from before the start); "" when unknown."""
-    seconds = offset(at, origin)
-    if seconds is None:
-        return ""
-    if abs(seconds) >= 3600:
-        hours, rest = divmod(abs(seconds), 3600)
-        sign = "-" if seconds < 0 else "+"
-        return f"{sign}{int(hours)} h {rest / 60:.0f} min"
-    if abs(seconds) >= 600:
-        return f"{seconds / 60:+.1f} min"
-    return f"{seconds:+.1f} s"
 
 
 def build_entries(records: CallRecords, origin: datetime | None) -> list[Entry]:
@@ -206,12 +188,12 @@ def _worst(*severities: str) -> str:
 # -- Recordings ---------------------------------------------------------------------------
 
 
-def recording_entry(recording: Recording, call: Call | None, origin: datetime | None) -> Entry:
+def recording_entry(recording: RecordingRow, call: Call | None, origin: datetime | None) -> Entry:
     at = recording.started_at or recording.failed_at or recording.completed_at
     at = at or recording.created_at
     name = recording.minivoice_id or "(no id)"
     began = f"started at {say_offset(recording.started_at, origin)}" if recording.started_at else ""
-    if recording.status == Recording.Status.COMPLETED:
+    if recording.status == RecordingStatus.COMPLETED:
         length = (
             f", {recording.duration_seconds} s long"
             if recording.duration_seconds is not None
@@ -219,7 +201,7 @@ def recording_entry(recording: Recording, call: Call | None, origin: datetime | 
         )
         done = f"completed at {say_offset(recording.completed_at, origin)}{length}"
         summary, severity = f"Recording {name} " + ", ".join(filter(None, [began, done])), "info"
-    elif recording.status == Recording.Status.FAILED:
+    elif recording.status == RecordingStatus.FAILED:
         reason = recording.failure_reason or "MiniVoice gave no reason"
         summary = f"Recording {name} failed at {say_offset(recording.failed_at, origin)}: {reason}"
         severity = "error"

@@ -11,9 +11,9 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 
 from calls.models import Call
-from calls.timeline.records import exchange_payload
+from calls.recordings_port import RecordingRow
+from calls.records import exchange_payload
 from calls.timeline.types import Entry, Timeline
-from recordings.models import Recording
 
 
 def timeline_json(timeline: Timeline) -> dict:
@@ -57,7 +57,7 @@ def _unrecorded(call_id: str) -> dict:
     return {"id": call_id, "recorded": False, "status": None, "last_step": None}
 
 
-def _recording_json(recording: Recording) -> dict:
+def _recording_json(recording: RecordingRow) -> dict:
     return {
         "recording_id": recording.minivoice_id,
         "status": recording.status,

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from calls.contract import event_data
+from calls.flows.steps import event_step, exchange_step
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.steps import event_step, exchange_step
+from calls.protocol.contract import event_data
 
 
 @dataclass(frozen=True)

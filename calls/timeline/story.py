@@ -8,18 +8,18 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from calls import contract
 from calls.models import AnswerExchange, Call, WebhookEvent
-from calls.timeline.entries import say_offset
-from calls.timeline.estimate import run_seconds
-from calls.timeline.records import (
+from calls.protocol import contract
+from calls.recordings_port import RecordingRow, RecordingStatus
+from calls.records import (
     CallRecords,
     action_names,
     action_params,
     exchange_actions,
     is_fallback,
+    say_offset,
 )
-from recordings.models import Recording
+from calls.records.estimate import run_seconds
 
 
 def call_story(records: CallRecords, origin: datetime | None) -> str:
@@ -119,7 +119,10 @@ def _ended_before(call: Call, exchange: AnswerExchange) -> bool:
 
 
 def _recordings(
-    call: Call, recordings: list[Recording], answers: list[AnswerExchange], origin: datetime | None
+    call: Call,
+    recordings: list[RecordingRow],
+    answers: list[AnswerExchange],
+    origin: datetime | None,
 ) -> list[str]:
     if not recordings:
         asked = any(
@@ -128,7 +131,7 @@ def _recordings(
         return ["the recording never started"] if asked else []
     parts = []
     for recording in recordings:
-        if recording.status == Recording.Status.COMPLETED:
+        if recording.status == RecordingStatus.COMPLETED:
             began = (
                 f"started at {say_offset(recording.started_at, origin)} and "
                 if recording.started_at
@@ -141,7 +144,7 @@ def _recordings(
             )
             done = f"completed at {say_offset(recording.completed_at, origin)}{length}"
             parts.append(f"the recording {began}{done}")
-        elif recording.status == Recording.Status.FAILED:
+        elif recording.status == RecordingStatus.FAILED:
             reason = recording.failure_reason or "MiniVoice gave no reason"
             parts.append(
                 f"the recording failed at {say_offset(recording.failed_at, origin)}: {reason}"
@@ -166,12 +169,12 @@ _UNANSWERED_ENDS = {
 }
 
 
-def _the_end(call: Call, recordings: list[Recording], origin: datetime | None) -> str:
+def _the_end(call: Call, recordings: list[RecordingRow], origin: datetime | None) -> str:
     if call.ended_at is None:
         step = f" (last step: {call.last_step})" if call.last_step else ""
         return f"{_STILL[call.status]}{step}"
     when = say_offset(call.ended_at, origin)
-    unfinished = any(recording.status == Recording.Status.STARTED for recording in recordings)
+    unfinished = any(recording.status == RecordingStatus.STARTED for recording in recordings)
     tail = ", before the recording completed" if unfinished else ""
     if call.final_status in _UNANSWERED_ENDS:
         return f"{_UNANSWERED_ENDS[call.final_status]}, ending the call at {when}{tail}"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
-    from recordings.models import Recording
+    from calls.recordings_port import RecordingRow
 
 EntryKind = Literal["answer_url", "webhook", "recording", "status"]
 Severity = Literal["info", "warning", "error"]
@@ -32,7 +32,7 @@ class Entry:
     latency_ms: float | None = None  # how long we took to answer (answer_url)
     exchange: AnswerExchange | None = None
     event: WebhookEvent | None = None
-    recording: Recording | None = None
+    recording: RecordingRow | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,6 @@ class Timeline:
     origin: datetime | None  # the call's start: offsets are counted from here
     story: str  # one or two plain sentences: who called, how far they got, how it ended
     problems: list[CallProblem] = field(default_factory=list)
-    recordings: list[Recording] = field(default_factory=list)
+    recordings: list[RecordingRow] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     hidden_entries: int = 0  # events left out between the first and last ones shown

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from calls.management.progress import progress_bar
 from calls.operations import events_requeue_stuck
-from calls.services import events_due_for_requeue
-from calls.timeline import calls_check_overdue
+from calls.problems.sweep import calls_check_overdue
+from calls.processing.handover import events_due_for_requeue
 
 
 class Command(BaseCommand):

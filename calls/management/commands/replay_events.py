@@ -8,7 +8,7 @@ from calls.management import arguments
 from calls.management.progress import progress_bar
 from calls.models import WebhookEvent
 from calls.operations import events_chosen
-from calls.services import events_replay
+from calls.processing.handover import events_replay
 
 BATCH = 200
 

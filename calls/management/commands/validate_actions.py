@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from calls.actions import validate_payload
+from calls.protocol.actions import validate_payload
 
 MAX_BYTES = 1024 * 1024
 

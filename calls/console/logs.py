@@ -11,16 +11,16 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from calls import contract, flows
-from calls.admin.actions import ReplayPermissionMixin, replay_events
-from calls.admin.base import (
+from calls import flows
+from calls.console.actions import ReplayPermissionMixin, replay_events
+from calls.console.base import (
     ReadOnlyAdmin,
     action_names,
     link_to_call,
     pretty_json,
     timestamp,
 )
-from calls.admin.filters import (
+from calls.console.filters import (
     CallIdFilter,
     EventTypeFilter,
     OutcomeFilter,
@@ -29,7 +29,8 @@ from calls.admin.filters import (
     UnusableCallIdFilter,
 )
 from calls.models import AnswerExchange, CallProblem, WebhookEvent
-from recordings.models import Recording
+from calls.protocol import contract
+from calls.recordings_port import recordings
 
 
 @admin.register(AnswerExchange)
@@ -169,7 +170,10 @@ class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
             return queryset, False
         matches = Q(webhook_id=term) | Q(call_minivoice_id=term)
         recorded_calls = list(
-            Recording.objects.filter(minivoice_id=term).values_list("call__minivoice_id", flat=True)
+            recordings()
+            .rows()
+            .filter(minivoice_id=term)
+            .values_list("call__minivoice_id", flat=True)
         )
         if recorded_calls:
             matches |= Q(call_minivoice_id__in=recorded_calls, payload__data__recording_id=term)

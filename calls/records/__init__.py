@@ -1,4 +1,5 @@
-"""A call's records, loaded in a fixed number of queries however long the call's log is."""
+"""A call's records, loaded in a fixed number of queries however long the call's log is,
+and the plain readings of them that the timeline and the problem checks share."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from datetime import datetime
 from django.db.models import F
 from django.db.models.functions import Coalesce
 
-from calls.actions import action_name
+from calls.flows import FALLBACK_FLOW
 from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
-from recordings.models import Recording
+from calls.protocol.actions import action_name
+from calls.recordings_port import RecordingRow
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class CallRecords:
     exchanges: list[AnswerExchange]
     events: list[WebhookEvent]  # in time order: all of them, or the first and last ones
     hidden_events: int  # how many were left out between the first and the last ones
-    recordings: list[Recording]
+    recordings: list[RecordingRow]
     problems: list[CallProblem]
 
     @property
@@ -103,9 +105,6 @@ def action_params(action: dict) -> dict:
 
 
 def is_fallback(exchange: AnswerExchange) -> bool:
-    # Imported here: calls.flows imports calls.models only, but keep the edge visible.
-    from calls.flows import FALLBACK_FLOW
-
     return exchange.flow == FALLBACK_FLOW
 
 
@@ -121,3 +120,23 @@ def error_envelope(exchange: AnswerExchange) -> tuple[str, str]:
 def first_at(*moments: datetime | None) -> datetime | None:
     known = [moment for moment in moments if moment is not None]
     return min(known) if known else None
+
+
+def offset(at: datetime | None, origin: datetime | None) -> float | None:
+    if at is None or origin is None:
+        return None
+    return round((at - origin).total_seconds(), 3)
+
+
+def say_offset(at: datetime | None, origin: datetime | None) -> str:
+    """`+12.3 s` (or `-0.5 s` for news from before the start); "" when unknown."""
+    seconds = offset(at, origin)
+    if seconds is None:
+        return ""
+    if abs(seconds) >= 3600:
+        hours, rest = divmod(abs(seconds), 3600)
+        sign = "-" if seconds < 0 else "+"
+        return f"{sign}{int(hours)} h {rest / 60:.0f} min"
+    if abs(seconds) >= 600:
+        return f"{seconds / 60:+.1f} min"
+    return f"{seconds:+.1f} s"

@@ -1,4 +1,4 @@
-"""Applying stored webhook events to their calls and recordings.
+"""Applying stored webhook events to their calls and recordings, in batches.
 
 Workers drain pending events from the table in batches (`events_drain`): a batch is
 claimed, applied and checked for problems in one transaction, with one commit. A failing
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -24,19 +24,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from calls import contract, dispatch
+from calls import dispatch
 from calls.models import Call, WebhookEvent
+from calls.problems.store import call_problems_refresh, calls_problems_refresh
+from calls.processing.handlers import Loaded, event_apply
+from calls.protocol import contract
+from calls.recordings_port import recordings
 from calls.rows import update_row
-from calls.steps import end_step, event_step
-from calls.timeline import (
-    TimelineEntry,
-    call_last_step_before,
-    call_problems_refresh,
-    calls_problems_refresh,
-    calls_timelines,
-)
-from recordings.models import Recording
-from recordings.services import recording_apply_event, recording_id_of, recordings_locked
+from calls.timeline.merged import calls_timelines
 
 logger = logging.getLogger(__name__)
 
@@ -163,13 +158,13 @@ def _apply_together(events: list[WebhookEvent]) -> dict[str, Call]:
     ignored_because = {event.pk: _ignored_because(event) for event in events}
     applicable = [event for event in events if ignored_because[event.pk] is None]
     calls = _calls_locked({event.call_minivoice_id: event.at for event in applicable})
-    recordings = recordings_locked(first_named=_recordings_named(applicable, calls))
-    timelines = calls_timelines(_ending(applicable, calls))
+    loaded = Loaded(
+        recordings=recordings().lock_named(first_named=_recordings_named(applicable, calls)),
+        timelines=calls_timelines(_ending(applicable, calls)),
+    )
     for event in applicable:
-        _apply_event(
-            event, calls[event.call_minivoice_id], recordings=recordings, timelines=timelines
-        )
-    for row in [*calls.values(), *recordings.values()]:
+        event_apply(event, calls[event.call_minivoice_id], loaded=loaded)
+    for row in [*calls.values(), *loaded.recordings.values()]:
         update_row(row)
     outcomes: dict[tuple[str, str], list[WebhookEvent]] = {}
     for event in events:
@@ -243,68 +238,10 @@ def _recordings_named(
     named: dict[str, tuple[Call, str]] = {}
     for event in events:
         if event.event_type in contract.RECORDING_EVENTS:
-            recording_id = recording_id_of(contract.event_data(event.payload))
+            recording_id = recordings().id_of(contract.event_data(event.payload))
             if recording_id:
                 named.setdefault(recording_id, (calls[event.call_minivoice_id], event.event_type))
     return named
-
-
-def _apply_event(
-    event: WebhookEvent,
-    call: Call,
-    *,
-    recordings: Mapping[str, Recording],
-    timelines: Mapping[str, list[TimelineEntry]],
-) -> None:
-    """Move the event's call (and recording) forward and note the caller's step.
-
-    `call` is locked, and saved by the caller; `recordings` are the recordings the batch
-    has locked already (one that is not there is found or made here), `timelines` the
-    logs it has read (one that is not there is read here).
-    """
-    data = contract.event_data(event.payload)
-    at = event.at
-    envelope_call = contract.event_call(event.payload)
-    call.fill_details(
-        direction=contract.text(envelope_call.get("direction")),
-        from_number=contract.text(envelope_call.get("from")),
-        to_number=contract.text(envelope_call.get("to")),
-    )
-    reported = contract.CALL_PROGRESS_STATUSES.get(contract.text(envelope_call.get("status")))
-    if reported:
-        call.advance_to(reported)
-    if event.event_type in contract.RECORDING_EVENTS:
-        recording_apply_event(
-            call=call, event_type=event.event_type, data=data, at=at, locked=recordings
-        )
-    elif event.event_type == contract.CALL_INITIATED:
-        call.mark_initiated(at)
-    elif event.event_type == contract.CALL_RINGING:
-        call.mark_ringing(at)
-    elif event.event_type == contract.CALL_ANSWERED:
-        call.mark_answered(at)
-    elif event.event_type == contract.CALL_COMPLETED:
-        call.mark_ended(
-            at,
-            final_status=contract.text(data.get("status")),
-            duration_seconds=contract.whole_number(data.get("duration_seconds")),
-        )
-    # answer_url.failed moves nothing: its step says what MiniVoice could not use.
-    step = event_step(event.event_type, data)
-    if step:
-        call.note_step(step, at)
-    if call.ended_at and (event.event_type == contract.CALL_COMPLETED or at <= call.ended_at):
-        # The end is the call's last step, and says how far the caller got before it. It
-        # is worked out again from the log because delivery order is not event order: news
-        # from before the end can arrive after it, and news of the end's own instant
-        # (call.answered in the same second) comes before it: the end wins a tie.
-        before, _ = call_last_step_before(
-            call=call,
-            moment=call.ended_at,
-            timeline=timelines.get(call.minivoice_id),
-        )
-        call.last_step = end_step(call.get_final_status_display(), before)
-        call.last_step_at = call.ended_at
 
 
 def _fail_locked(event: WebhookEvent, *, error: str) -> None:

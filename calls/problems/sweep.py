@@ -12,8 +12,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from calls.models import AnswerExchange, Call, CallProblem
-from calls.timeline.problems import call_problems_refresh
-from recordings.models import Recording
+from calls.problems.store import call_problems_refresh
+from calls.recordings_port import RecordingStatus
+from calls.recordings_port import recordings as recordings_port
 
 Code = CallProblem.Code
 
@@ -41,6 +42,7 @@ SWEEP_LOOKBACK = timedelta(hours=6)
 
 def _overdue_call_ids(*, now: datetime, limit: int) -> list[str]:
     flagged = _has_problem
+    recordings = recordings_port().rows()
     start_grace = timedelta(seconds=settings.MINIVOICE_RECORDING_START_GRACE_SECONDS)
     # Answers by our clock (received_at is indexed); the check itself uses MiniVoice's.
     not_started = (
@@ -51,14 +53,14 @@ def _overdue_call_ids(*, now: datetime, limit: int) -> list[str]:
             call__isnull=False,
             response_body__contains='"start_recording"',
         )
-        .filter(~Exists(Recording.objects.filter(call=OuterRef("call"))))
+        .filter(~Exists(recordings.filter(call=OuterRef("call"))))
         .filter(~flagged(Code.RECORDING_NOT_STARTED, OuterRef("call")))
         .values_list("call_minivoice_id", flat=True)[:limit]
     )
     complete_grace = timedelta(seconds=settings.MINIVOICE_RECORDING_COMPLETE_GRACE_SECONDS)
     not_completed = (
-        Recording.objects.filter(
-            status=Recording.Status.STARTED,
+        recordings.filter(
+            status=RecordingStatus.STARTED,
             created_at__gte=now - complete_grace - SWEEP_LOOKBACK,
             call__status=Call.Status.ENDED,
             call__ended_at__lte=now - complete_grace,

@@ -2,7 +2,7 @@
 
 `../shared/minivoice/CONTRACT.md` is the source. Where MiniVoice's own page is silent the
 contract marks our reading **(assumed)**; each such reading lives here once (or in
-`calls.actions` for the action schema), so that it is one edit when MiniVoice documents
+`calls.protocol.actions` for the action schema), so that it is one edit when MiniVoice documents
 otherwise. Everything here is pure parsing: no database, no Django models.
 """
 

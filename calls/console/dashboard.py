@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from calls.admin.charts import COLOURS, Bar, bar_chart, row_chart
+from calls.console.charts import COLOURS, Bar, bar_chart, row_chart
 from calls.models import Call, CallProblem, WebhookEvent
 from recordings.models import Recording
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from calls import contract
-from calls.actions import action_name
+from calls.protocol import contract
+from calls.protocol.actions import action_name
 
 
 class CappedCountPaginator(Paginator):

@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views import View
 
-from calls.admin.base import indent_json, timestamp
-from calls.admin.charts import lane_chart
+from calls.console.base import indent_json, timestamp
+from calls.console.charts import lane_chart
 from calls.models import Call
 from calls.timeline import build_timeline, say_offset, timeline_json
 from calls.timeline.lanes import build_lanes

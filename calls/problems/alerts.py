@@ -22,8 +22,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from calls import dispatch
 from calls.models import CallProblem
-from minivoice_site.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -41,18 +41,7 @@ def problems_alert_later(*, problem_ids: list[int]) -> None:
     """Hand new problems to the alert task once the transaction that found them commits."""
     if not alerts_enabled():
         return
-    transaction.on_commit(partial(_send_task, list(problem_ids)))
-
-
-def _send_task(problem_ids: list[int]) -> None:
-    from calls.tasks import send_problem_alerts  # the tasks import the services
-
-    if celery_app.conf.task_always_eager:
-        # Celery's own eager path (delay) still opens a broker connection to nowhere and
-        # logs kombu's "No hostname was supplied"; apply() runs the task and nothing else.
-        send_problem_alerts.apply(args=(problem_ids,))
-    else:
-        send_problem_alerts.delay(problem_ids)
+    transaction.on_commit(partial(dispatch.send_problem_alerts, list(problem_ids)))
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from calls import contract
-from calls.actions import is_http_url
+from calls.protocol import contract
+from calls.protocol.actions import is_http_url
 from minivoice_emulator import payloads, transport
 
 DEFAULT_URL = "http://127.0.0.1:8000/minivoice/webhooks/"

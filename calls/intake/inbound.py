@@ -17,8 +17,8 @@ from django.http.request import HttpHeaders
 from django.utils.http import parse_header_parameters
 from rest_framework import status
 
-from calls import contract
-from calls.errors import ApiError
+from calls.intake.errors import ApiError
+from calls.protocol import contract
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from calls.actions import is_http_url
 from calls.management.progress import progress_bar
 from calls.models import Call
+from calls.protocol.actions import is_http_url
 from minivoice_emulator import report, session, transport
 from minivoice_emulator.scenarios import DEFAULT_SCENARIO, SCENARIOS
 from minivoice_site.env import webhook_secrets

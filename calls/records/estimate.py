@@ -3,7 +3,7 @@ early from one that ran its course. Our reading, not MiniVoice's: kept in one pl
 
 from __future__ import annotations
 
-from calls.timeline.records import action_names, action_params
+from calls.records import action_names, action_params
 
 # Text-to-speech speaks about 150 words a minute; counting on a brisk 180 keeps a call
 # that hung up right at the end of a prompt from being called early.

@@ -13,8 +13,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from calls import contract, flows
+from calls import flows
 from calls.models import CallProblem
+from calls.protocol import contract
 
 
 class DirectionFilter(admin.SimpleListFilter):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from calls import contract
-from calls.actions import action_name
 from calls.models import AnswerExchange
+from calls.protocol import contract
+from calls.protocol.actions import action_name
 
 
 def answer_step(flow: str, payload: Mapping) -> str:

@@ -11,7 +11,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from calls.models import Call, WebhookEvent
-from calls.services import Replay, events_replay
+from calls.processing.handover import Replay, events_replay
 
 REPLAY_PERMISSION = "calls.replay_webhookevent"
 

@@ -1,7 +1,7 @@
 """MiniVoice's two doors into the app: the answer_url and the webhook receiver.
 
 Both answer within milliseconds: they check, store, and leave the rest to services and
-Celery. Every refusal uses the error envelope (calls.errors) with the status documented in
+Celery. Every refusal uses the error envelope (calls.intake.errors) with the status documented in
 the README.
 """
 
@@ -18,17 +18,13 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from calls import contract
-from calls.errors import ApiError
-from calls.inbound import InboundRequest, read_headers, read_inbound
+from calls.intake.answers import answer_call, answer_fallback, answer_refuse
+from calls.intake.errors import ApiError
+from calls.intake.events import event_ingest
+from calls.intake.inbound import InboundRequest, read_headers, read_inbound
 from calls.models import WebhookEvent
-from calls.services import (
-    answer_call,
-    answer_fallback,
-    answer_refuse,
-    event_ingest,
-)
-from calls.signatures import SIGNATURE_HEADERS, SignatureError, verify_signature
+from calls.protocol import contract
+from calls.protocol.signatures import SIGNATURE_HEADERS, SignatureError, verify_signature
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +43,7 @@ class IgnoreAcceptHeader(BaseContentNegotiation):
 
 
 class MiniVoiceView(APIView):
-    """MiniVoice proves itself by signature (calls.signatures), which the views check on
+    """MiniVoice proves itself by signature (calls.protocol.signatures), which the views check on
     the raw body they read themselves: no user, permission or parser of DRF's applies."""
 
     content_negotiation_class = IgnoreAcceptHeader

@@ -9,10 +9,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from calls.admin import views
-from calls.admin.actions import ReplayPermissionMixin, replay_call_events
-from calls.admin.base import ReadOnlyAdmin, storable, timestamp
-from calls.admin.filters import (
+from calls.console import views
+from calls.console.actions import ReplayPermissionMixin, replay_call_events
+from calls.console.base import ReadOnlyAdmin, storable, timestamp
+from calls.console.filters import (
     DateRangeFilter,
     DirectionFilter,
     HasProblemsFilter,

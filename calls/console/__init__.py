@@ -1,0 +1,14 @@
+"""The console support staff use, on Django's admin: calls and their timelines, the logs,
+the dashboard, and the pieces other apps' admins share.
+
+Calls and recordings are derived from MiniVoice's events, and the logs are evidence, so
+nobody edits them by hand here. One module per model group (`calls.admin` registers
+them); `base`, `filters` and `charts` hold what they share.
+"""
+
+from __future__ import annotations
+
+from calls.console.base import ReadOnlyAdmin, pretty_json, timestamp
+from calls.console.filters import DateRangeFilter, WhenFilter
+
+__all__ = ["DateRangeFilter", "ReadOnlyAdmin", "WhenFilter", "pretty_json", "timestamp"]
