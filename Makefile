@@ -71,9 +71,12 @@ bench-scale: $(VENV)/.installed
 bench-partitioning: $(VENV)/.installed
 	$(PY) -m bench.partitioning $(if $(ROWS),--rows $(ROWS))
 
+# The architecture (ARCHITECTURE.md) is checked with the style: import-linter's contracts
+# in pyproject.toml, imports inside functions included.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 ## worker: a Celery worker and beat, for when CELERY_BROKER_URL is set
 worker: $(VENV)/.installed

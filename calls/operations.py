@@ -115,7 +115,7 @@ def _delete_in_batches(
 
     Picking by primary key instead (`ORDER BY id`) is fast only while ids follow
     received_at: after a bulk import or a restore, every batch stepped over all the newer
-    rows with smaller ids (bench/README.md: 734 s against 20 s for a million events).
+    rows with smaller ids (bench/LOG.md: 734 s against 20 s for a million events).
     Each batch resumes at the last batch's newest time (`>=`, since rows can share a
     time): everything chosen before that time is already gone, and the rows kept (still
     waiting for work) are never chosen, so every batch deletes at least one row.

@@ -8,7 +8,8 @@ with E events; then serves the app with gunicorn as production does and, logged 
 staff user over real HTTP, times the admin pages support uses, counts each page's
 queries with the app's own code, and reports the database's size per million events;
 with --prune-older-than, times prune_events while intake is loaded. Drops the database
-at the end. See bench/README.md ("bench-scale") for the figures.
+at the end. See bench/README.md ("Current figures") and bench/LOG.md ("bench-scale")
+for the figures.
 
 `fill` (the rows), `pages` (timed over HTTP), `queries` (counted in-process), `prune`
 (prune_events under load), `sizes` (the database's), `__main__` (the command).

@@ -31,7 +31,7 @@ class CappedCountPaginator(Paginator):
 
     The subquery is not ordered: any CAP + 1 matching rows count the same, and sorting
     them first made PostgreSQL read every match (a million-call list filtered by "with
-    problems": 130 ms sorted, 30 ms not; bench/README.md, bench-scale).
+    problems": 130 ms sorted, 30 ms not; bench/LOG.md, bench-scale).
     """
 
     CAP = 10_000
