@@ -5,8 +5,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from calls.admin.base import ReadOnlyAdmin, timestamp
-from calls.admin.filters import DateRangeFilter, WhenFilter
+from calls.admin.filters import CallIdFilter, DateRangeFilter, WhenFilter
 from recordings.models import Recording
+
+
+class CallFilter(CallIdFilter):
+    """The call list's recording counts link here: one call's recordings, by status."""
+
+    lookup = "call__minivoice_id"  # the call's unique index, then its recordings'
 
 
 @admin.register(Recording)
@@ -21,7 +27,7 @@ class RecordingAdmin(ReadOnlyAdmin):
         "finished",
         "failure_reason",
     ]
-    list_filter = ["status", WhenFilter, DateRangeFilter]
+    list_filter = ["status", WhenFilter, DateRangeFilter, CallFilter]
     list_select_related = ["call"]
     search_fields = ["minivoice_id__exact", "call__minivoice_id__exact"]
     search_help_text = "A recording id or call id, exactly as MiniVoice sent it."

@@ -91,10 +91,12 @@ class OutcomeFilter(admin.SimpleListFilter):
 
 
 class CallIdFilter(admin.SimpleListFilter):
-    """Lets a link from a call open its events; shows no choices of its own."""
+    """Lets a link from a call open its rows (events, recordings); shows no choices of its
+    own, only the call chosen, so that support sees the list is narrowed and can undo it."""
 
     title = "call"
     parameter_name = "call_minivoice_id"
+    lookup = "call_minivoice_id"  # where the model keeps its call's MiniVoice id
 
     def lookups(self, request, model_admin) -> list:
         value = self.value()
@@ -102,7 +104,7 @@ class CallIdFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(call_minivoice_id=self.value())
+            return queryset.filter(**{self.lookup: self.value()})
         return queryset
 
 
