@@ -45,6 +45,12 @@ def events_chosen(
     return events
 
 
+def unknown_event_ids(ids: Sequence[int]) -> list[int]:
+    """The ids, among `ids`, of no stored event, in order."""
+    known = set(WebhookEvent.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    return sorted(set(ids) - known)
+
+
 # -- Reconcile --------------------------------------------------------------------------
 
 
