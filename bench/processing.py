@@ -30,7 +30,7 @@ def pending_count(conn: psycopg.Connection, *, since: datetime | None = None) ->
 def set_aside_backlog(conn: psycopg.Connection) -> int:
     """Take what the load rounds left pending out of the workers' way; return how many.
 
-    Workers take pending rows from the table oldest first (calls.services.events_drain),
+    Workers take pending rows from the table oldest first (calls.processing.batch.events_drain),
     so a backlog left by the load rounds would stand in front of every event the lag
     phase sends, and its lag would measure the backlog rather than keeping up.
     """

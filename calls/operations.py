@@ -1,7 +1,7 @@
 """The operators' everyday jobs, for their management commands: choosing events to
 replay, handing stuck ones to a worker again, and pruning old logs.
 
-Processing itself stays in `calls.services` (`events_replay`, `events_requeue_due`): the
+Processing itself stays in `calls.processing` (`events_replay`, `events_requeue_due`): the
 commands go through the same path as the worker and the beat sweep.
 
 Pruning: calls, recordings and their problems are summaries of the logs and stay;
@@ -43,6 +43,12 @@ def events_chosen(
     if since is not None:
         events = events.filter(received_at__gte=since)
     return events
+
+
+def unknown_event_ids(ids: Sequence[int]) -> list[int]:
+    """The ids, among `ids`, of no stored event, in order."""
+    known = set(WebhookEvent.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    return sorted(set(ids) - known)
 
 
 # -- Reconcile --------------------------------------------------------------------------

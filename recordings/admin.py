@@ -4,8 +4,34 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from calls.console import DateRangeFilter, ReadOnlyAdmin, WhenFilter, timestamp
+from calls.console import (
+    CallIdFilter,
+    DateRangeFilter,
+    ReadOnlyAdmin,
+    WhenFilter,
+    call_page_inline_register,
+    timestamp,
+)
 from recordings.models import Recording
+
+
+class CallFilter(CallIdFilter):
+    """The call list's recording counts link here: one call's recordings, by status."""
+
+    lookup = "call__minivoice_id"  # the call's unique index, then its recordings'
+
+
+@call_page_inline_register
+class RecordingInline(admin.TabularInline):
+    model = Recording
+    fields = ["minivoice_id", "status", "duration_seconds", "format", "failure_reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Recording)
@@ -20,7 +46,7 @@ class RecordingAdmin(ReadOnlyAdmin):
         "finished",
         "failure_reason",
     ]
-    list_filter = ["status", WhenFilter, DateRangeFilter]
+    list_filter = ["status", WhenFilter, DateRangeFilter, CallFilter]
     list_select_related = ["call"]
     search_fields = ["minivoice_id__exact", "call__minivoice_id__exact"]
     search_help_text = "A recording id or call id, exactly as MiniVoice sent it."

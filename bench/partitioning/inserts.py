@@ -1,7 +1,7 @@
 """Single-row INSERTs as intake does them, into each table in turn.
 
 Intake stores a delivery with one INSERT … RETURNING id in autocommit (one statement,
-one transaction, no savepoint: see calls.services._insert_once), over Django's
+one transaction, no savepoint: see calls.intake.events._insert_once), over Django's
 client-side parameter binding. Here `connections` processes, each with one connection,
 insert rows of ~390-byte bodies with unique webhook ids and received_at = now (the
 newest month's partition) in a loop for `seconds`; the modes take turns (A B C A B C…),

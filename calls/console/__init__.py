@@ -9,6 +9,15 @@ them); `base`, `filters` and `charts` hold what they share.
 from __future__ import annotations
 
 from calls.console.base import ReadOnlyAdmin, pretty_json, timestamp
-from calls.console.filters import DateRangeFilter, WhenFilter
+from calls.console.extensions import call_page_inline_register
+from calls.console.filters import CallIdFilter, DateRangeFilter, WhenFilter
 
-__all__ = ["DateRangeFilter", "ReadOnlyAdmin", "WhenFilter", "pretty_json", "timestamp"]
+__all__ = [
+    "CallIdFilter",
+    "DateRangeFilter",
+    "ReadOnlyAdmin",
+    "WhenFilter",
+    "call_page_inline_register",
+    "pretty_json",
+    "timestamp",
+]

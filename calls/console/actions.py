@@ -7,7 +7,7 @@ not have: reading a call is not the same as acting on it.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from calls.models import Call, WebhookEvent
@@ -53,13 +53,7 @@ def report(modeladmin, request: HttpRequest, replay: Replay, *, left_alone: int)
             messages.WARNING,
         )
         return
-    # In-process mode has processed them already; with a worker most are still pending.
-    states = dict(
-        WebhookEvent.objects.filter(pk__in=replay.sent)
-        .values_list("state")
-        .annotate(count=Count("pk"))
-        .values_list("state", "count")
-    )
+    states = replay.states_now()
     now = ", ".join(
         f"{count} {WebhookEvent.State(state).label.split(' (')[0].lower()}"
         for state, count in sorted(states.items())

@@ -50,7 +50,7 @@ class UnusableCallIdFilter(admin.SimpleListFilter):
 
     title = "call id"
     parameter_name = "call_id_problem"
-    # How processing words an event that names no call id at all (calls.services).
+    # How processing words an event that names no call id at all (calls.processing.batch).
     MISSING = "The event names no call id"
 
     def lookups(self, request, model_admin) -> list:
@@ -92,10 +92,12 @@ class OutcomeFilter(admin.SimpleListFilter):
 
 
 class CallIdFilter(admin.SimpleListFilter):
-    """Lets a link from a call open its events; shows no choices of its own."""
+    """Lets a link from a call open its rows (events, recordings); shows no choices of its
+    own, only the call chosen, so that support sees the list is narrowed and can undo it."""
 
     title = "call"
     parameter_name = "call_minivoice_id"
+    lookup = "call_minivoice_id"  # where the model keeps its call's MiniVoice id
 
     def lookups(self, request, model_admin) -> list:
         value = self.value()
@@ -103,7 +105,7 @@ class CallIdFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(call_minivoice_id=self.value())
+            return queryset.filter(**{self.lookup: self.value()})
         return queryset
 
 

@@ -7,12 +7,13 @@ Each goes through the same task as a fresh delivery (`calls.dispatch`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from calls import dispatch
@@ -59,30 +60,53 @@ def events_due_for_requeue(
 
 @dataclass(frozen=True)
 class Replay:
-    """What `events_replay` did: events sent to a worker, and those it left alone."""
+    """What `events_replay` did (or, on a dry run, would do): events sent to a worker, and
+    those it left alone."""
 
     sent: list[int]
     already_done: int  # processed, ignored or malformed: nothing to do again
 
+    def states_now(self) -> dict[str, int]:
+        """How many of the sent events are in each state now: in-process mode has
+        processed them already; with a worker most are still pending."""
+        return dict(
+            WebhookEvent.objects.filter(pk__in=self.sent)
+            .values_list("state")
+            .annotate(count=Count("pk"))
+            .values_list("state", "count")
+        )
 
-def events_replay(*, events: QuerySet[WebhookEvent]) -> Replay:
+
+def events_replay(
+    *,
+    events: QuerySet[WebhookEvent],
+    batch_size: int = 500,
+    on_batch: Callable[[int], None] | None = None,
+    dry_run: bool = False,
+) -> Replay:
     """Process the chosen events again, through the same task as a fresh delivery.
 
-    Pending, failed and given-up events are made pending again and sent to a worker
-    (in-process mode processes them before this returns). Done events are left alone:
-    applying an event twice changes nothing, so there is nothing to gain. Support's
-    admin action, the `replay_events` command and the sweep's callers all come here.
+    Pending, failed and given-up events are made pending again and sent to a worker,
+    oldest first, `batch_size` at a time (in-process mode processes each batch before the
+    next; `on_batch` is told each batch's size once it is sent). Done events are left
+    alone: applying an event twice changes nothing, so there is nothing to gain. A dry
+    run says what would be sent and changes nothing. Support's admin action, the
+    `replay_events` command and the sweep's callers all come here.
     """
     now = timezone.now()
     # Counted first: in-process mode has processed the replayed ones by the end.
     already_done = events.filter(state__in=WebhookEvent.DONE_STATES).count()
     chosen = events.filter(state__in=WebhookEvent.REPLAYABLE_STATES)
     sent = list(chosen.order_by("received_at", "pk").values_list("pk", flat=True))
-    for start in range(0, len(sent), 500):
-        batch = sent[start : start + 500]
+    if dry_run:
+        return Replay(sent=sent, already_done=already_done)
+    for start in range(0, len(sent), batch_size):
+        batch = sent[start : start + batch_size]
         with transaction.atomic():
             WebhookEvent.objects.filter(
                 pk__in=batch, state__in=WebhookEvent.REPLAYABLE_STATES
             ).update(state=WebhookEvent.State.PENDING, queued_at=now, next_attempt_at=None)
             transaction.on_commit(partial(dispatch.send_events, batch, force_wake=True))
+        if on_batch is not None:
+            on_batch(len(batch))
     return Replay(sent=sent, already_done=already_done)

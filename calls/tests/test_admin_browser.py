@@ -15,14 +15,16 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 
-from calls.models import Call, WebhookEvent
+from calls.models import Call, CallProblem, WebhookEvent
 from calls.protocol.signatures import signed_headers
 from calls.tests.console_data import PASSWORD, send_call, support_member
 from conftest import TEST_SECRET, WEBHOOK_URL, minivoice_event
+from recordings.models import Recording
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Flags for a sandboxed, offline machine: no phoning home, no GPU, root allowed.
@@ -72,9 +74,9 @@ def calls(transactional_db, post_answer, post_webhook) -> dict[str, Call]:
     }
 
 
-def _sign_in(page: Page, live_server) -> None:
+def _sign_in(page: Page, live_server, username: str = "sam") -> None:
     page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "sam")
+    page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     expect(page.locator("#site-name")).to_contain_text("MiniVoice support")
@@ -286,3 +288,82 @@ def test_a_call_in_progress_updates_itself_and_stops_when_it_ends(
     expect(entries).to_contain_text("call.completed")
     expect(page.locator("#mv-timeline")).to_have_attribute("data-live", "ended")
     expect(page.locator("#mv-problems")).not_to_contain_text("still going on")
+
+
+@pytest.fixture
+def busy_list(transactional_db, post_answer, post_webhook) -> dict[str, Call]:
+    """A day's list as support meets it: a call with 100 recordings (98 completed, 2
+    failed), calls with long numbers, a long call id, several problems and long last steps."""
+    support_member("sam")
+    get_user_model().objects.create_superuser("root", password=PASSWORD)
+    made = {
+        "busy": send_call(post_answer, post_webhook, call_id="call_busy", recording="completed"),
+        "one": send_call(post_answer, post_webhook, call_id="call_one", recording="completed"),
+        "long": send_call(
+            post_answer,
+            post_webhook,
+            call_id="CA9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+            recording="failed",
+            from_number="+380441234567890",
+            to_number="sip:reception-desk-2@pbx.example.co.uk",
+        ),
+        "unfinished": send_call(
+            post_answer,
+            post_webhook,
+            call_id="call_sim_3f9a1c2b7d4e",
+            from_number="+861381234567890",
+            to_number="+491511234567890",
+        ),
+    }
+    busy = made["busy"]
+    Recording.objects.bulk_create(
+        Recording(
+            call=busy,
+            minivoice_id=f"rec_busy_{index}",
+            status=Recording.Status.FAILED if index < 2 else Recording.Status.COMPLETED,
+            duration_seconds=None if index < 2 else 70,
+            failure_reason="storage unavailable" if index < 2 else "",
+        )
+        for index in range(99)
+    )
+    Call.objects.filter(pk=made["long"].pk).update(
+        last_step="Call ended (completed) after: MiniVoice could not use our answer: "
+        "invalid_actions The action list names an action MiniVoice does not know"
+    )
+    Call.objects.filter(pk=made["unfinished"].pk).update(
+        last_step="Call ended (no-answer) after: Flow 'support_menu_after_hours': say, "
+        "gather, start_recording, say, stop_recording, hangup"
+    )
+    for code in [CallProblem.Code.ENDED_EARLY, CallProblem.Code.PROCESSING_FAILED]:
+        CallProblem.objects.create(
+            call=made["long"], code=code, severity=CallProblem.Severity.ERROR, message="…"
+        )
+    return made
+
+
+@pytest.mark.parametrize("username", ["sam", "root"])  # root also has the checkbox column
+def test_the_call_list_fits_1400_px_with_a_100_recording_call_in_one_short_row(
+    busy_list, live_server, page: Page, username
+):
+    _sign_in(page, live_server, username)
+    page.goto(live_server.url + reverse("admin:calls_call_changelist"))
+    page.screenshot(path=f"/tmp/call_list_1400_{username}.png", full_page=True)
+    if username == "sam":
+        page.screenshot(path="/tmp/call_list_1400.png", full_page=True)
+
+    results = page.locator("#changelist .results")
+    assert results.evaluate("box => box.scrollWidth <= box.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    edges = page.locator("#result_list thead th").evaluate_all(
+        "cells => cells.map(cell => cell.getBoundingClientRect().right)"
+    )
+    assert len(edges) == 8 + (username == "root") and max(edges) <= 1400
+    busy = page.locator("#result_list tbody tr", has_text="call_busy")
+    one = page.locator("#result_list tbody tr", has_text="call_one")
+    expect(busy).to_contain_text("100 recordings: 98 completed, 2 failed")
+    expect(one.locator(".field-recording_outcome")).to_have_text("Completed (11 s)")
+    assert busy.bounding_box()["height"] < 2 * one.bounding_box()["height"]
+
+    busy.get_by_role("link", name="2 failed").click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    expect(page.locator("#changelist-filter")).to_contain_text("call_busy")

@@ -15,6 +15,7 @@ from calls.console.base import CappedCountPaginator
 from calls.models import AnswerExchange, Call, WebhookEvent
 from calls.tests.console_data import send_call
 from conftest import minivoice_event
+from recordings.models import Recording
 
 
 @pytest.fixture
@@ -75,6 +76,72 @@ def test_the_call_list_runs_the_same_queries_for_3_calls_as_for_15(
     for index in range(12):
         send_call(post_answer, post_webhook, call_id=f"call_more_{index}", recording="failed")
     assert queries() == few
+
+
+def busy_call(post_answer, post_webhook) -> Call:
+    """A call with 100 recordings: 98 completed, 2 failed."""
+    call = send_call(post_answer, post_webhook, call_id="call_busy", recording="completed")
+    Recording.objects.bulk_create(
+        Recording(
+            call=call,
+            minivoice_id=f"rec_busy_{index}",
+            status=Recording.Status.FAILED if index < 2 else Recording.Status.COMPLETED,
+            duration_seconds=None if index < 2 else 70,
+        )
+        for index in range(99)
+    )
+    return call
+
+
+@pytest.fixture
+def busy(calls, post_answer, post_webhook) -> Call:
+    return busy_call(post_answer, post_webhook)
+
+
+def test_a_call_with_100_recordings_reads_as_a_count_per_outcome_each_a_link(
+    admin_client, calls, post_answer, post_webhook, django_assert_max_num_queries
+):
+    with CaptureQueriesContext(connection) as before:
+        admin_client.get(reverse(CALLS))
+    without_it = len(before)  # now: the next request empties the connection's log
+    busy_call(post_answer, post_webhook)
+
+    with django_assert_max_num_queries(without_it):
+        response = admin_client.get(reverse(CALLS))
+
+    html = response.content.decode()
+    row = html[html.index(">call_busy</a>") :]
+    row = row[: row.index("</tr>")]
+    recordings = reverse("admin:recordings_recording_changelist")
+    assert (
+        f'<a href="{recordings}?call_minivoice_id=call_busy">100 recordings</a>: '
+        f'<a class="mv-rec-completed" href="{recordings}?call_minivoice_id=call_busy'
+        '&amp;status__exact=completed">98 completed</a>, '
+        f'<a class="mv-rec-failed" href="{recordings}?call_minivoice_id=call_busy'
+        '&amp;status__exact=failed">2 failed</a>'
+    ) in row
+    assert "70 s" not in row
+    # Counted in the database: one recording per outcome reaches Python, not a hundred.
+    listed = {call.minivoice_id: call for call in response.context["cl"].result_list}
+    assert len(listed["call_busy"].outcomes) == 2
+    assert '<span class="mv-rec-completed">Completed (11 s)</span>' in html  # call_fine
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("", 100), ("completed", 98), ("failed", 2), ("started", 0)],
+)
+def test_the_recordings_list_narrows_to_one_call_and_says_so(admin_client, busy, status, expected):
+    params = {"call_minivoice_id": "call_busy"}
+    if status:
+        params["status__exact"] = status
+    response = admin_client.get(reverse("admin:recordings_recording_changelist"), params)
+
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == expected
+    assert {row.call_id for row in response.context["cl"].result_list} <= {busy.pk}
+    filters = response.content.decode().split('id="changelist-filter"')[1]
+    assert "call_busy" in filters  # the narrowing shows, and can be undone
 
 
 @pytest.mark.parametrize(

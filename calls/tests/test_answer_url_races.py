@@ -1,7 +1,7 @@
 """answer_url under concurrency and replay: the guarantees its one-statement path keeps.
 
 The call is created or locked by one INSERT … ON CONFLICT, and a replay is found by the
-exchange's unique webhook-id on insert (calls.rows, calls.services.answer_call); these
+exchange's unique webhook-id on insert (calls.rows, calls.intake.answers.answer_call); these
 tests send real requests at once and check the rows that result.
 
 On PostgreSQL the requests really race. SQLite's in-memory test database (shared cache)

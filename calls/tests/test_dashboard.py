@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from calls.console.dashboard import PeriodCounts, period_figures, period_links, problem_figures
 from calls.models import Call, WebhookEvent
 from calls.tests.console_data import logged_in, send_call, support_member
 from recordings.models import Recording
@@ -129,3 +130,32 @@ def test_a_support_member_sees_the_dashboard_and_staff_without_access_do_not(wee
     newcomer = get_user_model().objects.create_user("newcomer", password="x", is_staff=True)
     html = logged_in(newcomer).get("/admin/").content.decode()
     assert 'id="mv-dashboard"' not in html
+
+
+def _quiet_period(**changes) -> PeriodCounts:
+    counts = {
+        "calls": 0,
+        "in_progress": 0,
+        "completed": 0,
+        "recordings": dict.fromkeys(Recording.Status.values, 0),
+        "failed_events": 0,
+        "problems": {},
+    }
+    return PeriodCounts(**{**counts, **changes})
+
+
+def test_a_period_with_no_finished_recording_shows_no_success_rate_and_nothing_in_red():
+    figures = period_figures(_quiet_period(), period_links("24h"))
+
+    rate = figures[3]
+    assert (rate.label, rate.value) == ("Recording success rate (0 of 0 finished)", "—")
+    assert not any(figure.bad for figure in figures)
+
+
+def test_only_problems_seen_and_still_known_are_shown():
+    counts = _quiet_period(problems={"recording_failed": 2, "call_stuck": 0, "retired_code": 5})
+
+    figures = problem_figures(counts, period_links("7d"))
+
+    assert [(figure.label, figure.value) for figure in figures] == [("Recording failed", "2")]
+    assert figures[0].url.endswith("?when=7d&problem=recording_failed")

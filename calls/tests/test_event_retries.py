@@ -1,5 +1,5 @@
 """A failed event is retried on a schedule kept in its row, then given up; a person can
-always replay it (calls.services.events_replay). No failure is a dead end."""
+always replay it (calls.processing.handover.events_replay). No failure is a dead end."""
 
 from __future__ import annotations
 
@@ -172,3 +172,36 @@ def test_replay_counts_as_done_only_what_was_done_before_it():
 
     assert (len(result.sent), result.already_done) == (1, 1)
     assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"processed"}
+
+
+@pytest.mark.django_db
+def test_a_dry_run_replay_says_what_it_would_send_and_changes_nothing():
+    failed = stored_event(WebhookEvent.State.FAILED, call_id="call_f", attempts=1, error="x")
+    stored_event(WebhookEvent.State.PROCESSED, call_id="call_p", attempts=1)
+
+    plan = events_replay(events=WebhookEvent.objects.all(), dry_run=True)
+
+    assert (plan.sent, plan.already_done) == ([failed.pk], 1)
+    failed.refresh_from_db()
+    assert (failed.state, failed.error) == ("failed", "x")
+    assert not Call.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replay_sends_in_batches_oldest_first_and_tells_each_batch():
+    start = timezone.now() - timedelta(minutes=10)
+    events = [
+        stored_event(
+            WebhookEvent.State.GAVE_UP,
+            call_id=f"call_{n}",
+            received_at=start + timedelta(seconds=-n),
+        )
+        for n in range(5)
+    ]
+    told = []
+
+    result = events_replay(events=WebhookEvent.objects.all(), batch_size=2, on_batch=told.append)
+
+    assert told == [2, 2, 1]
+    assert result.sent == [event.pk for event in reversed(events)]
+    assert result.states_now() == {"processed": 5}

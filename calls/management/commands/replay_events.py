@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from collections import Counter
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from calls.management import arguments
 from calls.management.progress import progress_bar
 from calls.models import WebhookEvent
-from calls.operations import events_chosen
+from calls.operations import events_chosen, unknown_event_ids
 from calls.processing.handover import events_replay
 
 BATCH = 200
@@ -58,41 +56,33 @@ class Command(BaseCommand):
             states=state,
             since=arguments.moment(since, option="--since") if since else None,
         )
-        if ids:
-            missing = sorted(
-                set(ids) - set(chosen.model.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        if missing := unknown_event_ids(ids):
+            raise CommandError(
+                f"No webhook event with id {', '.join(map(str, missing))}; nothing replayed.",
+                returncode=2,
             )
-            if missing:
-                raise CommandError(
-                    f"No webhook event with id {', '.join(map(str, missing))}; nothing replayed.",
-                    returncode=2,
-                )
-        replayable = list(
-            chosen.filter(state__in=WebhookEvent.REPLAYABLE_STATES)
-            .order_by("received_at", "pk")
-            .values_list("pk", flat=True)
-        )
-        already_done = chosen.filter(state__in=WebhookEvent.DONE_STATES).count()
+        # What would be replayed, first: the dry run's answer, and the progress bar's size.
+        plan = events_replay(events=chosen, dry_run=True)
         if dry_run:
             self.stdout.write(
-                f"Would replay {len(replayable)} event(s); {already_done} already done "
+                f"Would replay {len(plan.sent)} event(s); {plan.already_done} already done "
                 "(left alone). Nothing changed (--dry-run)."
             )
             return
-        if not replayable:
-            self.stdout.write(f"Nothing to replay: {already_done} chosen event(s) already done.")
+        if not plan.sent:
+            self.stdout.write(
+                f"Nothing to replay: {plan.already_done} chosen event(s) already done."
+            )
             return
-        with progress_bar("Replaying", disable=len(replayable) <= BATCH) as progress:
-            task = progress.add_task("replay", total=len(replayable))
-            for start in range(0, len(replayable), BATCH):
-                batch = replayable[start : start + BATCH]
-                events_replay(events=WebhookEvent.objects.filter(pk__in=batch))
-                progress.advance(task, len(batch))
-        after = Counter(
-            WebhookEvent.objects.filter(pk__in=replayable).values_list("state", flat=True)
-        )
-        said = ", ".join(f"{count} {state}" for state, count in sorted(after.items()))
+        with progress_bar("Replaying", disable=len(plan.sent) <= BATCH) as progress:
+            task = progress.add_task("replay", total=len(plan.sent))
+            replay = events_replay(
+                events=chosen,
+                batch_size=BATCH,
+                on_batch=lambda count: progress.advance(task, count),
+            )
+        now = ", ".join(f"{count} {state}" for state, count in sorted(replay.states_now().items()))
         self.stdout.write(
-            f"Replayed {len(replayable)} event(s), now: {said}; "
-            f"{already_done} already done (left alone)."
+            f"Replayed {len(replay.sent)} event(s), now: {now}; "
+            f"{replay.already_done} already done (left alone)."
         )
