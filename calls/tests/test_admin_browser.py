@@ -2,7 +2,8 @@
 live server: a member of the Support group signs in, finds a call, reads its story, gets
 from the dashboard to a failed recording's call, and can change nothing.
 
-Screenshots of the call page and the dashboard at 1400 px land in artifacts/ (git-ignored).
+Screenshots of the call list, the call page and the dashboard at 1400 px land in
+artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -347,9 +348,8 @@ def test_the_call_list_fits_1400_px_with_a_100_recording_call_in_one_short_row(
 ):
     _sign_in(page, live_server, username)
     page.goto(live_server.url + reverse("admin:calls_call_changelist"))
-    page.screenshot(path=f"/tmp/call_list_1400_{username}.png", full_page=True)
-    if username == "sam":
-        page.screenshot(path="/tmp/call_list_1400.png", full_page=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"call-list-busy-{username}.png", full_page=True)
 
     results = page.locator("#changelist .results")
     assert results.evaluate("box => box.scrollWidth <= box.clientWidth")
