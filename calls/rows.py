@@ -6,8 +6,13 @@ built once from the model's own fields (a new column needs no edit here) and the
 take parameters, prepared exactly as the ORM prepares them (`get_db_prep_save`), so a
 row reads back the same whichever way it was written. They skip `save()`'s signals:
 these models have no receivers. PostgreSQL and SQLite alike (SQLite 3.35+ has
-ON CONFLICT … RETURNING). On PostgreSQL they are also prepared once per connection
-(`_cursor`), so the server does not parse and plan them again on every request.
+ON CONFLICT … RETURNING).
+
+They run on `connection.cursor()`, so Django's connection handling is theirs too: its
+health check (CONN_HEALTH_CHECKS) before a request's first query, its error wrapping,
+its query logging. On PostgreSQL the settings turn on server-side binding, and psycopg
+prepares each statement once it has run `prepare_threshold` times on a connection: the
+server does not parse and plan them again on every request.
 """
 
 from __future__ import annotations
@@ -18,10 +23,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.postgresql.base import ServerBindingCursor
-from django.db.backends.utils import CursorWrapper
 
 from calls.models import AnswerExchange, Call, WebhookEvent
 
@@ -30,14 +33,11 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
     """INSERT `obj` and set its primary key, in one round trip; True if stored.
 
     With `ignore_conflicts`, a row that would break a unique constraint is not stored
-    and False is returned: no IntegrityError, so no savepoint is needed around it. The
-    caller's row must then have a unique key (an event's webhook-id, an answer's), so
-    that running it again stores nothing: it may be the request's connection check
-    (`_first_row`).
+    and False is returned: no IntegrityError, so no savepoint is needed around it.
     """
     connection = _connection()
     sql = _insert_sql(type(obj), connection.vendor, ignore_conflicts=ignore_conflicts)
-    row = _first_row(connection, sql, _insert_params(obj, connection), repeatable=ignore_conflicts)
+    row = _first_row(connection, sql, _insert_params(obj, connection))
     if row is None:
         return False
     _stored(obj, row[0], connection)
@@ -94,14 +94,7 @@ def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id
     if connection.vendor == "postgresql":
         exchange_params = _insert_params(exchange, connection, leave_out=_EXCHANGE_CALL)
         with _on_its_own(connection):
-            # A repeat stores nothing twice: the call is there (its MiniVoice id), and the
-            # general path finds the exchange by its webhook-id.
-            row = _first_row(
-                connection,
-                _call_and_exchange_sql(),
-                [*call_params, *exchange_params],
-                repeatable=bool(webhook_id),
-            )
+            row = _first_row(connection, _call_and_exchange_sql(), [*call_params, *exchange_params])
         if row is None:
             return False
         call_pk, exchange_pk = row
@@ -136,73 +129,12 @@ def _on_its_own(connection: BaseDatabaseWrapper):
 
 
 def _first_row(
-    connection: BaseDatabaseWrapper,
-    sql: str,
-    params: list,
-    *,
-    repeatable: bool = False,
-    fetch: bool = True,
+    connection: BaseDatabaseWrapper, sql: str, params: list, *, fetch: bool = True
 ) -> tuple | None:
-    """Run one of the statements here; its first row (with `fetch`), or None.
-
-    Django checks a persistent connection before each request's first query
-    (CONN_HEALTH_CHECKS): a `SELECT 1`, one more round trip for MiniVoice to wait on,
-    every request. A `repeatable` statement, one that stores nothing twice when run
-    again, is the check itself instead: if it is the request's first query and finds
-    the connection dropped (a database restart, a failover), the connection is replaced
-    and the statement run once more, which is what Django's check would have done
-    before it. Only on PostgreSQL and outside a transaction; otherwise, and for any
-    other statement, Django's check runs first as usual (`_cursor`).
-    """
-    checks_itself = (
-        repeatable
-        and connection.vendor == "postgresql"
-        and connection.connection is not None
-        and connection.health_check_enabled
-        and not connection.health_check_done
-        and not connection.in_atomic_block
-    )
-    if checks_itself:
-        connection.health_check_done = True
-    try:
-        return _run(connection, sql, params, fetch=fetch)
-    except OperationalError:
-        if not (checks_itself and _dropped(connection)):
-            raise
-    connection.close()
-    return _run(connection, sql, params, fetch=fetch)
-
-
-def _run(connection: BaseDatabaseWrapper, sql: str, params: list, *, fetch: bool) -> tuple | None:
-    with _cursor(connection) as cursor:
+    """Run one of the statements here; its first row (with `fetch`), or None."""
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() if fetch else None
-
-
-def _dropped(connection: BaseDatabaseWrapper) -> bool:
-    """Whether the server side of the connection is gone (psycopg knows once it failed)."""
-    return connection.connection is None or connection.connection.broken
-
-
-def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
-    """A cursor for the statements here, which run on every request.
-
-    On PostgreSQL it binds parameters on the server (psycopg's `Cursor`; Django's default
-    quotes them into the SQL text in Python), so psycopg prepares each statement on its
-    connection once it has run `prepare_threshold` times (5, from the settings;
-    `DATABASE_PREPARED_STATEMENTS=false` turns it off): from then on PostgreSQL skips
-    parsing and planning it, and Python skips quoting its values. Django's own wrapper
-    goes around it (`_prepare_cursor`), so errors, query logging and `execute_wrapper`
-    behave as for any other cursor; and the steps before it are Django's own
-    (`BaseDatabaseWrapper._cursor`), the connection's health check first: a persistent
-    connection the database dropped is replaced, not used for one failing request.
-    """
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
 
 
 def _connection() -> BaseDatabaseWrapper:
