@@ -21,7 +21,7 @@ server does not parse and plan them again on every request. PostgreSQL and SQLit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from functools import cache
@@ -194,10 +194,17 @@ def _returned(model: type[models.Model]) -> list[models.Field]:
     return [f for f in _columns(model) if f not in inserted]
 
 
+@cache
+def _defaults_of_the_database(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in _returned(model) if _database_fills(f)]
+
+
 def _as_the_orm_reads(
-    model: type[models.Model], fields: list, values: list | tuple, connection: BaseDatabaseWrapper
-) -> list:
+    model: type[models.Model], fields: list, values: Sequence, connection: BaseDatabaseWrapper
+) -> Sequence:
     converters = _converters(model, connection.vendor)
+    if not converters:  # no column of the model needs one (the usual case on PostgreSQL)
+        return values
     return [
         converters[f](value, connection) if f in converters else value
         for f, value in zip(fields, values, strict=True)
@@ -242,10 +249,10 @@ def _insert_params(
     obj: models.Model, connection: BaseDatabaseWrapper, *, leave_out: models.Field | None = None
 ) -> list:
     model = type(obj)
-    for field in _returned(model):
+    for field in _defaults_of_the_database(model):
         # Django sets an expression (the database's default) where no value was given; a
         # value given would be lost, so it is refused rather than dropped.
-        if _database_fills(field) and not hasattr(getattr(obj, field.attname), "as_sql"):
+        if not hasattr(getattr(obj, field.attname), "as_sql"):
             raise ValueError(f"{model.__name__}.{field.name} is the database's to fill")
     return [
         prepare(obj, connection)
