@@ -2,56 +2,68 @@
 
 Profiled under load (bench/README.md), answer_url and intake spend most of their Python
 time compiling ORM queries that are the same on every request. The statements here are
-built once from the model's own fields (a new column needs no edit here) and then only
-take parameters, prepared exactly as the ORM prepares them (`get_db_prep_save`), so a
-row reads back the same whichever way it was written. They skip `save()`'s signals:
-these models have no receivers. PostgreSQL and SQLite alike (SQLite 3.35+ has
-ON CONFLICT … RETURNING). On PostgreSQL they are also prepared once per connection
-(`_cursor`), so the server does not parse and plan them again on every request.
+built once from the model's own fields (`_meta.get_fields()`: a new column needs no edit
+here) and then only take parameters, prepared exactly as the ORM prepares them
+(`get_db_prep_save`), so a row reads back the same whichever way it was written. As
+`save()` does, an INSERT leaves generated fields and fields with a `db_default` to the
+database and reads back what it filled (RETURNING), and an UPDATE writes every column
+but generated ones. A row read back is converted as the ORM converts a SELECT's, through
+the one piece of private Django API left here (`_converters` says why). They skip
+`save()`'s signals: these models have no receivers.
+
+They run on `connection.cursor()`, so Django's connection handling is theirs too: its
+health check (CONN_HEALTH_CHECKS) before a request's first query, its error wrapping,
+its query logging. On PostgreSQL the settings turn on server-side binding, and psycopg
+prepares each statement once it has run `prepare_threshold` times on a connection: the
+server does not parse and plan them again on every request. PostgreSQL and SQLite alike
+(SQLite 3.35+ has ON CONFLICT … RETURNING).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, models, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.postgresql.base import ServerBindingCursor
-from django.db.backends.utils import CursorWrapper
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 from calls.models import AnswerExchange, Call, WebhookEvent
 
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+ALIAS = DEFAULT_DB_ALIAS
+
 
 def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
-    """INSERT `obj` and set its primary key, in one round trip; True if stored.
+    """INSERT `obj` and set its primary key (and any value the database filled), in one
+    round trip; True if stored.
 
     With `ignore_conflicts`, a row that would break a unique constraint is not stored
-    and False is returned: no IntegrityError, so no savepoint is needed around it. The
-    caller's row must then have a unique key (an event's webhook-id, an answer's), so
-    that running it again stores nothing: it may be the request's connection check
-    (`_first_row`).
+    and False is returned: no IntegrityError, so no savepoint is needed around it.
     """
     connection = _connection()
-    sql = _insert_sql(type(obj), connection.vendor, ignore_conflicts=ignore_conflicts)
-    row = _first_row(connection, sql, _insert_params(obj, connection), repeatable=ignore_conflicts)
+    model = type(obj)
+    row = _first_row(
+        connection,
+        _insert_sql(model, ignore_conflicts=ignore_conflicts),
+        _insert_params(obj, connection),
+    )
     if row is None:
         return False
-    _stored(obj, row[0], connection)
+    _stored(obj, row, connection)
     return True
 
 
 def update_row(obj: models.Model) -> None:
     """UPDATE every column of a stored `obj` (as `obj.save()` does, auto_now included)."""
     connection = _connection()
-    fields = _written_fields(type(obj))
-    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
-    _first_row(
-        connection, _update_sql(type(obj), connection.vendor), [*params, obj.pk], fetch=False
-    )
+    model = type(obj)
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in _updated(model)]
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(model), [*params, obj.pk])
 
 
 def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
@@ -71,8 +83,9 @@ def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
     """
     connection = _connection()
     params = [*_insert_params(new, connection), webhook_id]
-    *values, event_has_id = _first_row(connection, _call_upsert_sql(connection.vendor), params)
-    return _call_from_db(values, connection), bool(event_has_id)
+    *values, event_has_id = _first_row(connection, _call_upsert_sql(), params)
+    values = _as_the_orm_reads(Call, _columns(Call), values, connection)
+    return Call.from_db(ALIAS, [f.attname for f in _columns(Call)], values), bool(event_has_id)
 
 
 def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id: str) -> bool:
@@ -93,139 +106,162 @@ def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id
     call_params = [*_insert_params(call, connection), webhook_id, webhook_id]
     if connection.vendor == "postgresql":
         exchange_params = _insert_params(exchange, connection, leave_out=_EXCHANGE_CALL)
-        with _on_its_own(connection):
-            # A repeat stores nothing twice: the call is there (its MiniVoice id), and the
-            # general path finds the exchange by its webhook-id.
-            row = _first_row(
-                connection,
-                _call_and_exchange_sql(),
-                [*call_params, *exchange_params],
-                repeatable=bool(webhook_id),
-            )
+        with _on_its_own():
+            row = _first_row(connection, _call_and_exchange_sql(), [*call_params, *exchange_params])
         if row is None:
             return False
-        call_pk, exchange_pk = row
-    else:
-        with transaction.atomic(using=connection.alias):
-            row = _first_row(connection, _new_call_sql(connection.vendor), call_params)
-            if row is None:
-                return False
-            call_pk, exchange.call_id = row[0], row[0]
-            insert_row(exchange)
-            exchange_pk = exchange.pk
-    _stored(call, call_pk, connection)
-    exchange.call = call
-    _stored(exchange, exchange_pk, connection)
+        split = len(_returned(Call))
+        _stored(call, row[:split], connection)
+        exchange.call = call
+        _stored(exchange, row[split:], connection)
+        return True
+    with transaction.atomic(using=ALIAS):
+        row = _first_row(connection, _new_call_sql(), call_params)
+        if row is None:
+            return False
+        _stored(call, row, connection)
+        exchange.call = call
+        insert_row(exchange)
     return True
 
 
 _EXCHANGE_CALL = AnswerExchange._meta.get_field("call")
 
 
-def _stored(obj: models.Model, pk: int, connection: BaseDatabaseWrapper) -> None:
-    obj.pk = pk
-    obj._state.adding, obj._state.db = False, connection.alias
+def _stored(obj: models.Model, row: tuple, connection: BaseDatabaseWrapper) -> None:
+    """Mark `obj` as stored, with the values the database filled in (its primary key
+    among them), as `save()` leaves an instance."""
+    model = type(obj)
+    returned = _returned(model)
+    values = _as_the_orm_reads(model, returned, row, connection)
+    for field, value in zip(returned, values, strict=True):
+        setattr(obj, field.attname, value)
+    obj._state.adding, obj._state.db = False, ALIAS
 
 
-def _on_its_own(connection: BaseDatabaseWrapper):
+def _on_its_own() -> AbstractContextManager:
     """A savepoint when inside a transaction, so that a statement that fails does not
     abort it; nothing in autocommit, where each statement is its own transaction."""
-    if connection.in_atomic_block:
-        return transaction.atomic(using=connection.alias)
-    return nullcontext()
+    if transaction.get_autocommit(using=ALIAS):
+        return nullcontext()
+    return transaction.atomic(using=ALIAS)
 
 
-def _first_row(
-    connection: BaseDatabaseWrapper,
-    sql: str,
-    params: list,
-    *,
-    repeatable: bool = False,
-    fetch: bool = True,
-) -> tuple | None:
-    """Run one of the statements here; its first row (with `fetch`), or None.
-
-    Django checks a persistent connection before each request's first query
-    (CONN_HEALTH_CHECKS): a `SELECT 1`, one more round trip for MiniVoice to wait on,
-    every request. A `repeatable` statement, one that stores nothing twice when run
-    again, is the check itself instead: if it is the request's first query and finds
-    the connection dropped (a database restart, a failover), the connection is replaced
-    and the statement run once more, which is what Django's check would have done
-    before it. Only on PostgreSQL and outside a transaction; otherwise, and for any
-    other statement, Django's check runs first as usual (`_cursor`).
-    """
-    checks_itself = (
-        repeatable
-        and connection.vendor == "postgresql"
-        and connection.connection is not None
-        and connection.health_check_enabled
-        and not connection.health_check_done
-        and not connection.in_atomic_block
-    )
-    if checks_itself:
-        connection.health_check_done = True
-    try:
-        return _run(connection, sql, params, fetch=fetch)
-    except OperationalError:
-        if not (checks_itself and _dropped(connection)):
-            raise
-    connection.close()
-    return _run(connection, sql, params, fetch=fetch)
-
-
-def _run(connection: BaseDatabaseWrapper, sql: str, params: list, *, fetch: bool) -> tuple | None:
-    with _cursor(connection) as cursor:
+def _first_row(connection: BaseDatabaseWrapper, sql: str, params: list) -> tuple | None:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone() if fetch else None
-
-
-def _dropped(connection: BaseDatabaseWrapper) -> bool:
-    """Whether the server side of the connection is gone (psycopg knows once it failed)."""
-    return connection.connection is None or connection.connection.broken
-
-
-def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
-    """A cursor for the statements here, which run on every request.
-
-    On PostgreSQL it binds parameters on the server (psycopg's `Cursor`; Django's default
-    quotes them into the SQL text in Python), so psycopg prepares each statement on its
-    connection once it has run `prepare_threshold` times (5, from the settings;
-    `DATABASE_PREPARED_STATEMENTS=false` turns it off): from then on PostgreSQL skips
-    parsing and planning it, and Python skips quoting its values. Django's own wrapper
-    goes around it (`_prepare_cursor`), so errors, query logging and `execute_wrapper`
-    behave as for any other cursor; and the steps before it are Django's own
-    (`BaseDatabaseWrapper._cursor`), the connection's health check first: a persistent
-    connection the database dropped is replaced, not used for one failing request.
-    """
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+        return cursor.fetchone()
 
 
 def _connection() -> BaseDatabaseWrapper:
     """The connection itself: `django.db.connection` is a proxy that looks it up again
     on every attribute, and preparing one row's values reads it dozens of times."""
-    return connections[DEFAULT_DB_ALIAS]
+    return connections[ALIAS]
 
 
-def _written_fields(model: type[models.Model]) -> list[models.Field]:
-    return [field for field in model._meta.concrete_fields if not field.primary_key]
+# -- Which columns are written and read ---------------------------------------------------
+
+
+@cache
+def _columns(model: type[models.Model]) -> list[models.Field]:
+    """Every column of `model`, in the order `Model.from_db` takes their values."""
+    return [f for f in model._meta.get_fields() if f.concrete and not f.many_to_many]
+
+
+@cache
+def _updated(model: type[models.Model]) -> list[models.Field]:
+    """The columns an UPDATE writes: all but the primary key and generated fields."""
+    return [
+        f for f in _columns(model) if not f.primary_key and not isinstance(f, models.GeneratedField)
+    ]
+
+
+@cache
+def _inserted(model: type[models.Model]) -> list[models.Field]:
+    """The columns an INSERT writes: those an UPDATE writes, less the ones the database
+    fills, as for `save()` (a `db_default`, and no `default` to take precedence)."""
+    return [f for f in _updated(model) if not _database_fills(f)]
+
+
+def _database_fills(field: models.Field) -> bool:
+    return field.has_db_default() and not field.has_default()
+
+
+@cache
+def _returned(model: type[models.Model]) -> list[models.Field]:
+    """The columns an INSERT reads back: the primary key and what the database filled."""
+    inserted = _inserted(model)
+    return [f for f in _columns(model) if f not in inserted]
+
+
+@cache
+def _defaults_of_the_database(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in _returned(model) if _database_fills(f)]
+
+
+def _as_the_orm_reads(
+    model: type[models.Model], fields: list, values: Sequence, connection: BaseDatabaseWrapper
+) -> Sequence:
+    converters = _converters(model, connection.vendor)
+    if not converters:  # no column of the model needs one (the usual case on PostgreSQL)
+        return values
+    return [
+        converters[f](value, connection) if f in converters else value
+        for f, value in zip(fields, values, strict=True)
+    ]
+
+
+@cache
+def _converters(model: type[models.Model], vendor: str) -> dict[models.Field, Callable]:
+    """For each column of `model` whose value needs it, how the ORM converts a value the
+    database driver returns (SQLite's are naive times, for one; a field's documented
+    `from_db_value`): `convert(value, connection)`.
+
+    Private Django API, checked against Django 5.2.19: a compiler's `get_converters` and
+    the converters' calling convention. The documented route, `Model.objects.raw()`,
+    applies the same converters but builds a compiler and a RawQuerySet on every call: 90
+    (SQLite) to 120 (PostgreSQL) µs more CPU per call_create_or_lock, about half again
+    what it costs. Kept to this one function;
+    `test_a_call_read_back_by_create_or_lock_is_what_the_orm_reads` and
+    `test_columns_the_database_fills_are_left_to_it_and_read_back` fail if it changes.
+    """
+    connection = _connection()
+    query = model._default_manager.none().query
+    compiler = connection.ops.compiler("SQLCompiler")(query, connection, ALIAS)
+    columns = _columns(model)
+    found = compiler.get_converters([f.get_col(model._meta.db_table) for f in columns])
+
+    def chained(functions: list, expression: Any) -> Callable:
+        def convert(value: Any, connection: BaseDatabaseWrapper) -> Any:
+            for function in functions:
+                value = function(value, expression, connection)
+            return value
+
+        return convert
+
+    return {columns[i]: chained(functions, col) for i, (functions, col) in found.items()}
+
+
+# -- Preparing values ---------------------------------------------------------------------
 
 
 def _insert_params(
     obj: models.Model, connection: BaseDatabaseWrapper, *, leave_out: models.Field | None = None
 ) -> list:
+    model = type(obj)
+    for field in _defaults_of_the_database(model):
+        # Django sets an expression (the database's default) where no value was given; a
+        # value given would be lost, so it is refused rather than dropped.
+        if not hasattr(getattr(obj, field.attname), "as_sql"):
+            raise ValueError(f"{model.__name__}.{field.name} is the database's to fill")
     return [
         prepare(obj, connection)
-        for field, prepare in _preparers(type(obj), connection.vendor)
+        for field, prepare in _preparers(model, connection.vendor)
         if field is not leave_out
     ]
 
 
-Preparer = Callable[[models.Model, BaseDatabaseWrapper], Any]
+Preparer = Callable[[models.Model, "BaseDatabaseWrapper"], Any]
 
 
 @cache
@@ -234,7 +270,7 @@ def _preparers(model: type[models.Model], vendor: str) -> list[tuple[models.Fiel
     (`get_db_prep_save(pre_save(obj, add=True))`), with a shortcut where that chain is
     known to hand the value back as it is. The request path writes some thirty values,
     and the chain costs a few microseconds each."""
-    return [(field, _preparer(field, vendor)) for field in _written_fields(model)]
+    return [(field, _preparer(field, vendor)) for field in _inserted(model)]
 
 
 def _preparer(field: models.Field, vendor: str) -> Preparer:
@@ -269,101 +305,88 @@ def _passes_through(field: models.Field, vendor: str) -> Callable[[Any], bool] |
     return None
 
 
-# Cached per database vendor: quoting and the dialect differ, the model's fields do not.
+# -- The statements, built once (standard SQL quoting: the same text on both databases) --
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table(model: type[models.Model]) -> str:
+    return _quoted(model._meta.db_table)
+
+
+def _names(fields: list[models.Field], prefix: str = "") -> str:
+    return ", ".join(prefix + _quoted(f.column) for f in fields)
+
+
+def _primary_key(model: type[models.Model]) -> models.Field:
+    return next(f for f in _columns(model) if f.primary_key)
 
 
 @cache
-def _insert_sql(model: type[models.Model], vendor: str, *, ignore_conflicts: bool) -> str:
-    quote = _connection().ops.quote_name
-    columns = [quote(f.column) for f in _written_fields(model)]
+def _insert_sql(model: type[models.Model], *, ignore_conflicts: bool) -> str:
+    fields = _inserted(model)
     return (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
+        f"INSERT INTO {_table(model)} ({_names(fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
         f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} "
-        f"RETURNING {quote(model._meta.pk.column)}"
+        f"RETURNING {_names(_returned(model))}"
     )
 
 
 @cache
-def _update_sql(model: type[models.Model], vendor: str) -> str:
-    quote = _connection().ops.quote_name
-    assignments = [f"{quote(f.column)} = %s" for f in _written_fields(model)]
+def _update_sql(model: type[models.Model]) -> str:
+    assignments = ", ".join(f"{_quoted(f.column)} = %s" for f in _updated(model))
     return (
-        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} "
-        f"WHERE {quote(model._meta.pk.column)} = %s"
+        f"UPDATE {_table(model)} SET {assignments} WHERE {_quoted(_primary_key(model).column)} = %s"
     )
 
 
 @cache
-def _call_upsert_sql(vendor: str) -> str:
-    quote = _connection().ops.quote_name
-    insert = _insert_sql(Call, vendor, ignore_conflicts=False).partition(" RETURNING ")[0]
-    table = quote(Call._meta.db_table)
-    key = quote(Call._meta.get_field("minivoice_id").column)
-    returned = [f"{table}.{quote(f.column)}" for f in Call._meta.concrete_fields]
+def _call_upsert_sql() -> str:
+    insert = _insert_sql(Call, ignore_conflicts=False).partition(" RETURNING ")[0]
+    key = _quoted(Call._meta.get_field("minivoice_id").column)
     return (
         f"{insert} ON CONFLICT ({key}) DO UPDATE SET {key} = EXCLUDED.{key} "
-        f"RETURNING {', '.join(returned)}, {_an_event_has_the_webhook_id()}"
+        f"RETURNING {_names(_columns(Call), f'{_table(Call)}.')}, "
+        f"{_an_event_has_the_webhook_id()}"
     )
 
 
 def _an_event_has_the_webhook_id() -> str:
     """SQL: whether a stored webhook event has the webhook-id given as a parameter (one
     webhook-id namespace across both endpoints)."""
-    quote = _connection().ops.quote_name
-    events = quote(WebhookEvent._meta.db_table)
-    event_key = quote(WebhookEvent._meta.get_field("webhook_id").column)
-    return f"EXISTS (SELECT 1 FROM {events} WHERE {event_key} = %s)"
+    event_key = _quoted(WebhookEvent._meta.get_field("webhook_id").column)
+    return f"EXISTS (SELECT 1 FROM {_table(WebhookEvent)} WHERE {event_key} = %s)"
 
 
 @cache
-def _new_call_sql(vendor: str) -> str:
+def _new_call_sql() -> str:
     """INSERT a call unless its MiniVoice id is stored, or a webhook event has the
     webhook-id given last (given twice: an empty one is never looked for)."""
-    quote = _connection().ops.quote_name
-    fields = _written_fields(Call)
+    fields = _inserted(Call)
     return (
-        f"INSERT INTO {quote(Call._meta.db_table)} "
-        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"INSERT INTO {_table(Call)} ({_names(fields)}) "
         f"SELECT {', '.join(['%s'] * len(fields))} "
         f"WHERE %s = '' OR NOT {_an_event_has_the_webhook_id()} "
-        f"ON CONFLICT ({quote(Call._meta.get_field('minivoice_id').column)}) DO NOTHING "
-        f"RETURNING {quote(Call._meta.pk.column)}"
+        f"ON CONFLICT ({_quoted(Call._meta.get_field('minivoice_id').column)}) DO NOTHING "
+        f"RETURNING {_names(_returned(Call))}"
     )
 
 
 @cache
 def _call_and_exchange_sql() -> str:
-    """PostgreSQL: `_new_call_sql` and the exchange's INSERT in one statement. The
-    exchange takes the new call's id, so it is inserted only if the call was."""
-    connection = _connection()
-    quote = connection.ops.quote_name
-    call_id = f"new_call.{quote(Call._meta.pk.column)}"
-    fields = _written_fields(AnswerExchange)
+    """PostgreSQL: `_new_call_sql` and the exchange's INSERT in one statement, reading
+    back what each INSERT returns. The exchange takes the new call's id, so it is
+    inserted only if the call was."""
+    call_id = f"new_call.{_quoted(_primary_key(Call).column)}"
+    fields = _inserted(AnswerExchange)
+    values = ", ".join(call_id if f is _EXCHANGE_CALL else "%s" for f in fields)
     return (
-        f"WITH new_call AS ({_new_call_sql(connection.vendor)}) "
-        f"INSERT INTO {quote(AnswerExchange._meta.db_table)} "
-        f"({', '.join(quote(f.column) for f in fields)}) "
-        f"SELECT {', '.join(call_id if f is _EXCHANGE_CALL else '%s' for f in fields)} "
-        f"FROM new_call "
-        f"RETURNING {quote(_EXCHANGE_CALL.column)}, {quote(AnswerExchange._meta.pk.column)}"
+        f"WITH new_call AS ({_new_call_sql()}), "
+        f"new_exchange AS (INSERT INTO {_table(AnswerExchange)} ({_names(fields)}) "
+        f"SELECT {values} FROM new_call RETURNING {_names(_returned(AnswerExchange))}) "
+        f"SELECT {_names(_returned(Call), 'new_call.')}, "
+        f"{_names(_returned(AnswerExchange), 'new_exchange.')} FROM new_call, new_exchange"
     )
-
-
-def _call_from_db(values: list, connection: BaseDatabaseWrapper) -> Call:
-    """A Call from a row of its concrete fields, converted as the ORM converts a SELECT's
-    (SQLite returns times as text, for one)."""
-    names, converters = _call_converters(connection.vendor)
-    for position, (functions, expression) in converters:
-        for convert in functions:
-            values[position] = convert(values[position], expression, connection)
-    return Call.from_db(connection.alias, names, values)
-
-
-@cache
-def _call_converters(vendor: str) -> tuple[list[str], list]:
-    fields = Call._meta.concrete_fields
-    connection = _connection()
-    compiler = connection.ops.compiler("SQLCompiler")(Call.objects.none().query, connection, None)
-    converters = compiler.get_converters([f.get_col(Call._meta.db_table) for f in fields])
-    return [f.attname for f in fields], list(converters.items())

@@ -98,12 +98,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
 else:
-    # The request path's statements (calls/rows.py) bind their values on the server, and
-    # psycopg prepares each once it has run 5 times on a connection: PostgreSQL then skips
-    # parsing and planning it. Django's own queries are never prepared. Off behind a pooler
-    # in transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        5 if envbool("DATABASE_PREPARED_STATEMENTS", True) else None
+    # Server-side binding (Django's documented option for psycopg 3): values travel apart
+    # from the SQL, so Python does not quote them into it, and psycopg prepares a statement
+    # once it has run 5 times on a connection: PostgreSQL then skips parsing and planning
+    # it. The request path's statements (calls/rows.py) run on every request; Django's own
+    # queries bind and are prepared the same way. Preparing is off behind a pooler in
+    # transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "server_side_binding": True,
+            "prepare_threshold": 5 if envbool("DATABASE_PREPARED_STATEMENTS", True) else None,
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -482,22 +482,24 @@ def test_database_url_selects_postgresql_with_persistent_health_checked_connecti
     [({}, "5"), ({"DATABASE_PREPARED_STATEMENTS": "false"}, "None")],
     ids=["default", "off-behind-a-pooler"],
 )
-def test_postgresql_prepares_the_request_path_statements_unless_turned_off(
+def test_postgresql_binds_on_the_server_and_prepares_statements_unless_turned_off(
     manage, overrides, threshold
 ):
     printed = setting(
         manage,
-        "settings.DATABASES['default']['OPTIONS']['prepare_threshold']",
+        "settings.DATABASES['default']['OPTIONS']['server_side_binding'],"
+        " settings.DATABASES['default']['OPTIONS']['prepare_threshold']",
         DATABASE_URL=POSTGRES_URL,
         **overrides,
     )
-    assert printed == threshold
+    assert printed == f"True {threshold}"
 
 
 def test_sqlite_waits_for_a_writer_instead_of_failing(manage):
     printed = setting(manage, "settings.DATABASES['default']['OPTIONS']")
     assert "'timeout': 20" in printed
     assert "'transaction_mode': 'IMMEDIATE'" in printed
+    assert "server_side_binding" not in printed  # psycopg's option, PostgreSQL only
 
 
 @pytest.mark.parametrize(
