@@ -58,7 +58,8 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
 
 
 def update_row(obj: models.Model) -> None:
-    """UPDATE every column of a stored `obj` (as `obj.save()` does, auto_now included)."""
+    """UPDATE every column of a stored `obj` but generated ones, as `obj.save()` does
+    (auto_now included)."""
     connection = _connection()
     model = type(obj)
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in _updated(model)]
