@@ -7,13 +7,15 @@ here) and then only take parameters, prepared exactly as the ORM prepares them
 (`get_db_prep_save`), so a row reads back the same whichever way it was written. As
 `save()` does, an INSERT leaves generated fields and fields with a `db_default` to the
 database and reads back what it filled (RETURNING), and an UPDATE writes every column
-but generated ones. A row read back is converted as the ORM converts a SELECT's, through
-the one piece of private Django API left here (`_converters` says why). They skip
-`save()`'s signals: these models have no receivers.
+but generated ones. They skip `save()`'s signals: these models have no receivers.
 
 They run on `connection.cursor()`, so Django's connection handling is theirs too: its
-health check (CONN_HEALTH_CHECKS) before a request's first query, its error wrapping,
-its query logging. On PostgreSQL the settings turn on server-side binding, and psycopg
+error wrapping, its query logging, and its health check (CONN_HEALTH_CHECKS) before a
+request's first query, except where a keyed write is that check itself. Two pieces of
+private Django API are left, each in one function that says why and which Django it
+was checked against, each with a test that fails if it changes: `_converters` (a row
+read back as the ORM converts a SELECT's) and `_stands_in_for_the_health_check`. On
+PostgreSQL the settings turn on server-side binding, and psycopg
 prepares each statement once it has run `prepare_threshold` times on a connection: the
 server does not parse and plan them again on every request. PostgreSQL and SQLite alike
 (SQLite 3.35+ has ON CONFLICT … RETURNING).
@@ -27,7 +29,7 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, models, transaction
 
 from calls.models import AnswerExchange, Call, WebhookEvent
 
@@ -50,6 +52,7 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
         connection,
         _insert_sql(model, ignore_conflicts=ignore_conflicts),
         _insert_params(obj, connection),
+        repeatable=ignore_conflicts,
     )
     if row is None:
         return False
@@ -108,7 +111,14 @@ def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id
     if connection.vendor == "postgresql":
         exchange_params = _insert_params(exchange, connection, leave_out=_EXCHANGE_CALL)
         with _on_its_own():
-            row = _first_row(connection, _call_and_exchange_sql(), [*call_params, *exchange_params])
+            # A repeat stores nothing twice: the call is there (its MiniVoice id), and the
+            # general path finds the exchange by its webhook-id.
+            row = _first_row(
+                connection,
+                _call_and_exchange_sql(),
+                [*call_params, *exchange_params],
+                repeatable=bool(webhook_id),
+            )
         if row is None:
             return False
         split = len(_returned(Call))
@@ -148,10 +158,60 @@ def _on_its_own() -> AbstractContextManager:
     return transaction.atomic(using=ALIAS)
 
 
-def _first_row(connection: BaseDatabaseWrapper, sql: str, params: list) -> tuple | None:
+def _first_row(
+    connection: BaseDatabaseWrapper, sql: str, params: list, *, repeatable: bool = False
+) -> tuple | None:
+    """Run one of the statements here; its first row, or None.
+
+    A `repeatable` statement stores nothing twice when run again (a keyed
+    `ON CONFLICT`). When it is a request's first, it is the connection's health check
+    itself (`_stands_in_for_the_health_check`): if it finds the connection dropped (a
+    database restart, a failover), the connection is replaced and the statement run
+    once more, which is what Django's check would have done before it.
+    """
+    if not (repeatable and _stands_in_for_the_health_check(connection)):
+        return _fetch_one(connection, sql, params)
+    try:
+        return _fetch_one(connection, sql, params)
+    except OperationalError:
+        if connection.connection is not None and not connection.connection.broken:
+            raise  # the connection is fine: the statement itself failed
+    connection.close()  # the next cursor connects anew
+    return _fetch_one(connection, sql, params)
+
+
+def _fetch_one(connection: BaseDatabaseWrapper, sql: str, params: list) -> tuple | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+def _stands_in_for_the_health_check(connection: BaseDatabaseWrapper) -> bool:
+    """Whether a repeatable statement is to be this request's connection check, marking
+    Django's own check as done if so.
+
+    With CONN_HEALTH_CHECKS, Django runs `SELECT 1` before a request's first query on a
+    persistent connection: one more round trip for MiniVoice to wait on, every request,
+    and 80-220 µs of a worker's CPU (bench/LOG.md, "calls/rows.py on documented Django
+    API"), which takes the answer_url below its target. Only on PostgreSQL (psycopg says
+    when a connection is `broken`) and outside a transaction (nothing else of the
+    request to undo).
+
+    The one piece of private Django API on the request path: `health_check_enabled` and
+    `health_check_done` of the connection, as `BaseDatabaseWrapper` sets and reads them
+    in Django 5.2.19. `test_rows.py`'s `test_django_s_health_check_is_still_due_where_we_
+    take_its_place` fails if their meaning changes.
+    """
+    if not (
+        connection.vendor == "postgresql"
+        and connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and transaction.get_autocommit(using=ALIAS)
+    ):
+        return False
+    connection.health_check_done = True
+    return True
 
 
 def _connection() -> BaseDatabaseWrapper:

@@ -437,8 +437,9 @@ def test_a_connection_the_database_dropped_is_replaced_and_the_write_still_store
 ):
     """After a database restart or failover, each persistent connection is dead. The
     request's first statement must not fail on it (a 500 for a delivery, the apology for
-    a caller): with CONN_HEALTH_CHECKS, Django checks the connection before the request's
-    first query or transaction and replaces it; the write then runs once."""
+    a caller): a keyed write that is the request's first is the connection check itself
+    and runs again on a new connection; any other statement or transaction has Django's
+    check (CONN_HEALTH_CHECKS) replace the connection first. Either way it runs once."""
     Call.objects.create(minivoice_id="call_known")
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"]
     _drop_from_the_server_side()
@@ -449,6 +450,42 @@ def test_a_connection_the_database_dropped_is_replaced_and_the_write_still_store
     stored = WebhookEvent.objects.filter(webhook_id="msg_after_drop").count()
     stored += AnswerExchange.objects.filter(webhook_id="msg_after_drop").count()
     assert stored == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_django_s_health_check_is_still_due_where_we_take_its_place(settings, monkeypatch):
+    """calls.rows reads and sets two private attributes of Django's connection
+    (`_stands_in_for_the_health_check`): this fails if Django changes what they mean."""
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"]
+    connection.ensure_connection()
+    close_old_connections()  # what every request starts with
+    assert connection.health_check_enabled is True
+    assert connection.health_check_done is False  # due before the request's first query
+    checks = []
+    is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or is_usable())
+
+    Call.objects.exists()  # any query of Django's own runs the check, once
+    Call.objects.exists()
+
+    assert checks == [1]
+    assert connection.health_check_done is True
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the check stood in for")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", ["event, conflicts ignored", "new call and exchange"])
+def test_a_request_s_first_keyed_write_is_its_own_connection_check(name, monkeypatch):
+    connection.ensure_connection()
+    close_old_connections()
+    checks = []
+    is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or is_usable())
+
+    assert REQUEST_PATH_WRITES[name]("msg_checked")
+    Call.objects.exists()  # and Django's own check is not run after it either
+
+    assert checks == []
 
 
 # -- Columns the database fills -----------------------------------------------------------
