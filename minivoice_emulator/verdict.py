@@ -204,7 +204,7 @@ def _answer_requests(played: PlayedCall) -> Expectation:
 
 def _last_step(played: PlayedCall, call: Call | None) -> Expectation:
     """The caller's last step by the emulator's own clock: the latest thing that marks a
-    step (calls.steps' wording) at or before the end, whatever order it was delivered in,
+    step (calls.flows.steps' wording) at or before the end, whatever order it was delivered in,
     and then the end itself."""
     candidates = []
     for delivery in played.deliveries:

@@ -190,7 +190,7 @@ BROKER_PUBLISH_TIMEOUT_SECONDS = envint("BROKER_PUBLISH_TIMEOUT_MS", 300, minimu
 # How long a failing event is retried (with back-off) before it is marked "gave up".
 MINIVOICE_EVENT_RETRY_HOURS = envint("MINIVOICE_EVENT_RETRY_HOURS", 24, minimum=1)
 
-# Problem checks (calls.timeline.problems). Grace periods run on MiniVoice's clock.
+# Problem checks (calls.problems.checks). Grace periods run on MiniVoice's clock.
 # How long after we return start_recording MiniVoice has to report it started or failed.
 MINIVOICE_RECORDING_START_GRACE_SECONDS = envint(
     "MINIVOICE_RECORDING_START_GRACE_SECONDS", 120, minimum=1

@@ -1,4 +1,4 @@
-"""Problem checks (`calls.timeline.problems`): found when a call's events are processed,
+"""Problem checks (`calls.problems`): found when a call's events are processed,
 by the beat sweep when only time passing tells, and shown by call_timeline."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A call's timeline laid out on four lanes over one time axis, for the lane chart.
 
 Plain data in seconds from the call's start: what to draw, not how. The admin draws it as
-SVG (calls/admin/charts.py). Points closer together than the chart can tell apart are
+SVG (calls/console/charts.py). Points closer together than the chart can tell apart are
 merged into one mark with a count, so a 2-hour call with thousands of events stays as
 legible as a 20-second one.
 """

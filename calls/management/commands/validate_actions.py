@@ -13,7 +13,7 @@ MAX_BYTES = 1024 * 1024
 class Command(BaseCommand):
     stealth_options = ("stdin",)  # a stream in place of sys.stdin, for call_command
     help = (
-        "Check an answer_url action payload with the app's own schema (calls/actions.py), "
+        "Check an answer_url action payload with the app's own schema (calls/protocol/actions.py), "
         "as MiniVoice would: print every problem with its path, then exit 1 if it is "
         "invalid (warnings alone keep it valid). FILE is a JSON file, or - for stdin."
     )
