@@ -27,14 +27,12 @@ from django.test.utils import isolate_apps
 
 from calls.models import AnswerExchange, Call, WebhookEvent
 from calls.rows import (
-    _insert_params,
-    _inserted,
-    _updated,
     call_and_exchange_insert,
     call_create_or_lock,
     insert_row,
     update_row,
 )
+from calls.rows.fields import insert_params, inserted, updated
 
 AT = datetime(2026, 5, 29, 12, 0, 12, tzinfo=UTC)
 
@@ -165,7 +163,7 @@ def test_create_or_lock_returns_the_stored_call_unchanged():
 @pytest.mark.django_db
 def test_a_call_read_back_by_create_or_lock_is_what_the_orm_reads():
     """The read-back converts as the ORM does through private Django API
-    (`calls.rows._converters`, checked against Django 5.2.19): every value the same, of
+    (`calls.rows.fields.converters`, checked against Django 5.2.19): every value the same, of
     the same type, times aware in the same zone (SQLite's driver returns them naive)."""
     plus_two = timezone(timedelta(hours=2))
     Call.objects.create(
@@ -263,7 +261,7 @@ def a_new_call_and_its_exchange(call_id: str = "call_new", webhook_id: str = "ms
 
 
 def _as_the_orm_prepares(obj) -> list:
-    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in _inserted(type(obj))]
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in inserted(type(obj))]
 
 
 def _comparable(values: list) -> list:
@@ -278,14 +276,14 @@ def test_a_new_row_s_values_are_prepared_exactly_as_the_orm_prepares_them(which)
     call.mark_answered(AT)
     obj = {"event": a_delivery(), "call": call, "exchange": exchange}[which]
 
-    ours, orms = _insert_params(obj, connection), _as_the_orm_prepares(obj)
+    ours, orms = insert_params(obj, connection), _as_the_orm_prepares(obj)
 
     assert _comparable(_unstamped(obj, ours)) == _comparable(_unstamped(obj, orms))
 
 
 def _unstamped(obj, values: list) -> list:
     """Less `updated_at`, which each preparation stamps with its own now."""
-    fields = _inserted(type(obj))
+    fields = inserted(type(obj))
     return [value for f, value in zip(fields, values, strict=True) if f.attname != "updated_at"]
 
 
@@ -296,11 +294,11 @@ def test_values_the_shortcut_does_not_know_are_prepared_by_the_orm():
     event.occurred_at = datetime(2026, 5, 29, 12, 0, 12)  # naive: the ORM warns, makes it aware
 
     with pytest.warns(RuntimeWarning, match="naive datetime"):
-        ours = _insert_params(event, connection)
+        ours = insert_params(event, connection)
         orms = _as_the_orm_prepares(event)
 
     assert _comparable(ours) == _comparable(orms)
-    names = [f.attname for f in _inserted(WebhookEvent)]
+    names = [f.attname for f in inserted(WebhookEvent)]
     assert ours[names.index("webhook_id")] == "12345"
 
 
@@ -524,8 +522,8 @@ def test_an_insert_writes_neither_generated_columns_nor_database_defaults():
     """As `save()` on a new row: a generated column is the database's, and so is one
     with a `db_default`, unless a Python `default` takes precedence. An UPDATE writes all
     but the generated ones (and the primary key)."""
-    assert [f.name for f in _inserted(Filled)] == ["label", "preset"]
-    assert [f.name for f in _updated(Filled)] == ["label", "noted_at", "weight", "preset"]
+    assert [f.name for f in inserted(Filled)] == ["label", "preset"]
+    assert [f.name for f in updated(Filled)] == ["label", "noted_at", "weight", "preset"]
 
 
 @pytest.mark.usefixtures("filled_table")
