@@ -88,9 +88,15 @@ def send_problem_alerts(problem_ids: list[int]) -> None:
 def _run_here(task_name: str, *args) -> None:
     """In-process mode: run the named task now, as a worker would (`apply` keeps its
     exceptions in its result, as a worker keeps them in its log)."""
-    if task_name not in celery_app.tasks:
-        celery_app.loader.import_default_modules()  # Celery's autodiscovery of the tasks
+    with _registering:
+        # Celery's autodiscovery, once per process. Under the lock: a second thread that
+        # looked while the first was still importing the tasks would find none.
+        if task_name not in celery_app.tasks:
+            celery_app.loader.import_default_modules()
     celery_app.tasks[task_name].apply(args=args)
+
+
+_registering = threading.Lock()
 
 
 def wake_workers(*, force: bool = False, event_ids: Iterable[int] = ()) -> bool:

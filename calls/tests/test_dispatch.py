@@ -74,3 +74,47 @@ def test_in_process_mode_processes_webhooks_without_looking_for_a_broker(tmp_pat
     ]
     assert "No hostname was supplied" not in result.stderr, result.stderr
     assert "kombu" not in result.stderr
+
+
+# Eight request threads of a fresh process (runserver's) ask for a task at the same
+# moment, before any of them has loaded the tasks.
+RACE = """
+import threading
+import django
+django.setup()
+from calls import dispatch
+barrier = threading.Barrier(8)
+errors = []
+def ask():
+    barrier.wait()
+    try:
+        dispatch.send_problem_alerts([])
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=ask) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(errors or "ok")
+"""
+
+
+def test_threads_asking_for_work_at_once_all_find_the_task_by_name(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("CELERY_BROKER_URL", "DATABASE_URL")
+    }
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "minivoice_site.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PYTHONPATH": str(BASE_DIR),
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-c", RACE], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
