@@ -23,7 +23,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorWrapper
 
-from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.models import REVISION_ROW, AnswerExchange, Call, FlowsRevision, WebhookEvent
 
 
 def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> bool:
@@ -75,13 +75,16 @@ def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
     return _call_from_db(values, connection), bool(event_has_id)
 
 
-def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id: str) -> bool:
+def call_and_exchange_insert(
+    call: Call, exchange: AnswerExchange, *, webhook_id: str, flows_revision: int = -1
+) -> bool:
     """Store a new `call` and its first answer `exchange` together; True if stored.
 
-    Nothing is stored, and False is returned, when a call with its MiniVoice id exists or
-    a stored webhook event has `webhook_id`: the caller then takes the general path
-    (`call_create_or_lock`). Raises IntegrityError, storing nothing, if an exchange has
-    `webhook_id` already.
+    Nothing is stored, and False is returned, when a call with its MiniVoice id exists, a
+    stored webhook event has `webhook_id`, or the flows revision is not `flows_revision`
+    (the answer was chosen from a stale copy of the flows; -1: not chosen from them): the
+    caller then takes the general path (`call_create_or_lock`). Raises IntegrityError,
+    storing nothing, if an exchange has `webhook_id` already.
 
     The answer_url's usual request is a call's first, and its call row is known in full
     before anything is written (the transitions ran on it in memory). On PostgreSQL the
@@ -90,7 +93,13 @@ def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id
     WITH, so there it is two statements in a transaction.
     """
     connection = _connection()
-    call_params = [*_insert_params(call, connection), webhook_id, webhook_id]
+    call_params = [
+        *_insert_params(call, connection),
+        webhook_id,
+        webhook_id,
+        flows_revision,
+        flows_revision,
+    ]
     if connection.vendor == "postgresql":
         exchange_params = _insert_params(exchange, connection, leave_out=_EXCHANGE_CALL)
         with _on_its_own(connection):
@@ -318,15 +327,23 @@ def _an_event_has_the_webhook_id() -> str:
 
 @cache
 def _new_call_sql(vendor: str) -> str:
-    """INSERT a call unless its MiniVoice id is stored, or a webhook event has the
-    webhook-id given last (given twice: an empty one is never looked for)."""
+    """INSERT a call unless its MiniVoice id is stored, a webhook event has the webhook-id
+    given next (given twice: an empty one is never looked for), or the flows revision is
+    not the one given last (given twice: -1 is never compared). The revision is one row
+    read by its key, in the statement that runs anyway: how each process learns, at no
+    cost, that its copy of the flows is stale (`calls.flows.live`)."""
     quote = _connection().ops.quote_name
     fields = _written_fields(Call)
+    revision = quote(FlowsRevision._meta.get_field("revision").column)
+    revisions = quote(FlowsRevision._meta.db_table)
+    revision_key = quote(FlowsRevision._meta.pk.column)
     return (
         f"INSERT INTO {quote(Call._meta.db_table)} "
         f"({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT {', '.join(['%s'] * len(fields))} "
-        f"WHERE %s = '' OR NOT {_an_event_has_the_webhook_id()} "
+        f"WHERE (%s = '' OR NOT {_an_event_has_the_webhook_id()}) "
+        f"AND (%s < 0 OR (SELECT {revision} FROM {revisions} "
+        f"WHERE {revision_key} = {REVISION_ROW}) = %s) "
         f"ON CONFLICT ({quote(Call._meta.get_field('minivoice_id').column)}) DO NOTHING "
         f"RETURNING {quote(Call._meta.pk.column)}"
     )
