@@ -64,6 +64,13 @@ class Command(BaseCommand):
             "None: the caller enters nothing.",
         )
         parser.add_argument(
+            "--caller-says",
+            default="",
+            metavar="WORDS",
+            help="What the caller says while the call is recorded (after the first prompt), "
+            'spoken into the recording\'s audio, e.g. "I want to cancel my appointment".',
+        )
+        parser.add_argument(
             "--speed",
             type=float,
             default=0,
@@ -151,6 +158,11 @@ class Command(BaseCommand):
         for digits in options["digits"]:
             if not digits or any(key not in "0123456789*#" for key in digits):
                 raise _usage(f"--digits takes keypad keys 0-9, * and # (got {digits!r}).")
+        caller_says = options["caller_says"].strip()
+        if options["caller_says"] and (
+            not caller_says or not caller_says.isprintable() or len(caller_says) > 500
+        ):
+            raise _usage("--caller-says takes words on one line, at most 500 characters.")
         if not 0 <= options["speed"] <= 1000:
             raise _usage("--speed must be from 0 (as fast as possible) to 1000.")
         if not 1 <= options["calls"] <= 100_000:
@@ -174,6 +186,7 @@ class Command(BaseCommand):
             secret=secret,
             scenario=scenario,
             digits=options["digits"],
+            caller_says=caller_says,
             speed=options["speed"],
             chaos=options["chaos"],
             seed=options["seed"],
