@@ -17,6 +17,7 @@ import pytest
 from django.test import Client
 
 from calls import dispatch
+from calls.flows import live as flows_live
 from calls.protocol.signatures import signed_headers
 from minivoice_emulator.payloads import event_payload
 from minivoice_site.celery import app as celery_app
@@ -215,3 +216,12 @@ def own_redis() -> Iterator[OwnRedis]:
     redis.start()
     yield redis
     redis.stop()
+
+
+@pytest.fixture(autouse=True)
+def flows_forgotten():
+    """Each test starts with no kept copy of the flows: its database rolls back under the
+    process, so a revision number can come back with other flows behind it."""
+    flows_live.forget()
+    yield
+    flows_live.forget()

@@ -30,14 +30,15 @@ STATUS_EVERY = {"in_progress": 50, "ringing": 97}
 PROBLEM_EVERY = 30
 SECOND_PROBLEM_EVERY = 4
 # A live call that old is stuck; an ended one had one of these, the commonest most often.
-# Eleven entries: prime to 5 (every 5th call with a problem is live, so skipped here) and
+# Thirteen entries: prime to 5 (every 5th call with a problem is live, so skipped here) and
 # to SECOND_PROBLEM_EVERY, so every code comes round; no two neighbours alike, as a call's
 # second code is the next one.
 STUCK = "call_stuck"
 ENDED_PROBLEMS = (
     "ended_early", "recording_not_completed", "ended_early", "recording_failed",
-    "no_answer_url", "ended_early", "answer_url_failed", "recording_not_completed",
-    "recording_not_started", "ended_early", "processing_failed",
+    "no_answer_url", "ended_early", "answer_url_failed", "recording_before_consent",
+    "recording_not_completed", "recording_not_started", "ended_early", "processing_failed",
+    "recording_after_consent_declined",
 )  # fmt: skip
 PROBLEM_WORDS = {
     "recording_not_started": ("error", "We asked MiniVoice to start recording at +2.1 s, "
@@ -54,6 +55,10 @@ PROBLEM_WORDS = {
                     "run (the caller hung up during the prompts?)."),
     "processing_failed": ("error", "1 event(s) of this call failed processing "
                           "(call.completed); they are retried automatically."),
+    "recording_before_consent": ("error", "MiniVoice started recording at +3.0 s, but the "
+                                 "caller consented only at +6.2 s."),
+    "recording_after_consent_declined": ("error", "The caller declined recording at +6.2 s, "
+                                         "yet MiniVoice started recording at +9.0 s."),
 }  # fmt: skip
 
 

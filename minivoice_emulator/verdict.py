@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
-from calls.flows.steps import answer_step, end_step, event_step
+from calls.flows.steps import answer_step, end_step, event_step, exchange_step
 from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
 from calls.protocol import contract
 from minivoice_emulator.runner import PlayedCall
@@ -211,15 +211,20 @@ def _last_step(played: PlayedCall, call: Call | None) -> Expectation:
         step = event_step(delivery.event, contract.event_data(delivery.payload))
         if step:
             candidates.append((delivery.at, step))
-    flows = dict(
-        AnswerExchange.objects.filter(
+    # In the app's words for the flow, version and step each logged answer came from.
+    logged = {
+        exchange.webhook_id: exchange
+        for exchange in AnswerExchange.objects.filter(
             webhook_id__in=[attempt.webhook_id for attempt in played.answers]
-        ).values_list("webhook_id", "flow")
-    )
+        )
+    }
     for attempt in played.answers:
         if attempt.payload is not None:
-            flow = flows.get(attempt.webhook_id, "(answer not logged)")
-            candidates.append((attempt.at, answer_step(flow, attempt.payload)))
+            exchange = logged.get(attempt.webhook_id)
+            step = exchange_step(exchange) if exchange is not None else None
+            candidates.append(
+                (attempt.at, step or answer_step("(answer not logged)", attempt.payload))
+            )
     if played.ended_at is not None:
         candidates = [(at, step) for at, step in candidates if at <= played.ended_at]
     expected = max(candidates)[1] if candidates else ""

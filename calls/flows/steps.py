@@ -14,16 +14,54 @@ from calls.protocol import contract
 from calls.protocol.actions import action_name
 
 
-def answer_step(flow: str, payload: Mapping) -> str:
+def answer_step(
+    flow: str,
+    payload: Mapping,
+    *,
+    version: int | None = None,
+    step: str = "",
+    draft: bool = False,
+    pressed: str | None = None,
+) -> str:
+    """`Flow 'Main line' v3, step 'consent' (pressed 2): say, collect`."""
+    where = f"Flow {flow!r}"
+    if draft:
+        where += " draft"
+    elif version is not None:
+        where += f" v{version}"
+    if step:
+        where += f", step {step!r}"
+    if pressed is not None:
+        where += f" (pressed {pressed})" if pressed else " (no input)"
     names = ", ".join(action_name(action) or "?" for action in payload.get("actions", []))
-    return f"Flow {flow!r}: {names}"
+    return f"{where}: {names}"
 
 
 def exchange_step(exchange: AnswerExchange) -> str | None:
     """The step an answer_url exchange marks; None for a refused request."""
     if exchange.response_status != 200:
         return None
-    return answer_step(exchange.flow, json.loads(exchange.response_body))
+    return answer_step(
+        exchange.flow,
+        json.loads(exchange.response_body),
+        version=exchange.flow_version,
+        step=exchange.step,
+        draft=exchange.flow_draft,
+        pressed=_pressed(exchange),
+    )
+
+
+def _pressed(exchange: AnswerExchange) -> str | None:
+    variables = exchange.variables if isinstance(exchange.variables, Mapping) else {}
+    return pressed_on(exchange.query_string, variables)
+
+
+def pressed_on(query_string: str, variables: Mapping) -> str | None:
+    """The keys a follow-up brought back from a collect (None for a first request, and
+    for a follow-up with none: a redirect's brings none either)."""
+    if not contract.step_token(query_string):
+        return None
+    return contract.pressed(variables) or None
 
 
 def end_step(final_status: str, before: str) -> str:

@@ -10,13 +10,14 @@ import json
 import logging
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import flows
-from calls.flows.steps import answer_step
+from calls.flows.steps import answer_step, pressed_on
 from calls.intake.errors import envelope
 from calls.intake.inbound import InboundRequest
 from calls.intake.webhook_ids import webhook_id_reused
@@ -31,8 +32,13 @@ logger = logging.getLogger(__name__)
 # -- answer_url ---------------------------------------------------------------------------
 
 
-def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> AnswerExchange:
+def answer_call(
+    *, request: InboundRequest, answer: contract.AnswerRequest, answer_url: str = ""
+) -> AnswerExchange:
     """Record the call, pick its actions and log the exact answer we give MiniVoice.
+
+    `answer_url` is this endpoint's absolute URL, where a collect or a redirect sends
+    MiniVoice back (with a signed step token).
 
     A request replayed with a webhook-id we answered already gets that same answer and
     changes nothing: a retry is harmless, and a captured signature buys nothing new. The
@@ -41,7 +47,7 @@ def answer_call(*, request: InboundRequest, answer: contract.AnswerRequest) -> A
     Replays are rare, so the usual request pays no lookup for them.
     """
     try:
-        return _answer_and_log(request=request, answer=answer)
+        return _answer_and_log(request=request, answer=answer, answer_url=answer_url)
     except _Replayed:
         # A replay, or the same request twice at once: the first one logged is the answer.
         return AnswerExchange.objects.get(webhook_id=request.webhook_id)
@@ -51,30 +57,52 @@ class _Replayed(Exception):
     """The request's webhook-id has an exchange already: undo this copy's changes."""
 
 
-def _answer_and_log(*, request: InboundRequest, answer: contract.AnswerRequest) -> AnswerExchange:
+def _answer_and_log(
+    *, request: InboundRequest, answer: contract.AnswerRequest, answer_url: str
+) -> AnswerExchange:
     now = timezone.now()
-    # Usually the call's first request: the call is new, and both rows are known in full
-    # before anything is written, so they are stored in one statement.
-    call = _new_call(answer, now=now)
-    exchange = _answer(call, request=request, answer=answer, now=now)
-    try:
-        if call_and_exchange_insert(call, exchange, webhook_id=request.webhook_id):
-            return exchange
-    except IntegrityError:
-        pass  # its webhook-id has an exchange: the general path below tells why
-    # The call exists (a redirect asks again), or the request is a replay, or its
-    # webhook-id is an event's: lock the call, and answer from what is stored.
+    # The one thing read from a URL: our own signed token, naming the step that handed
+    # the call back (CONTRACT.md §1, "Step URLs").
+    step = _Step(token=contract.step_token(request.query_string), answer_url=answer_url)
+    if not step.token:
+        # Usually the call's first request: the call is new, and both rows are known in
+        # full before anything is written, so they are stored in one statement. It stores
+        # nothing if the flows changed since this process last read them.
+        call = _new_call(answer, now=now)
+        exchange, revision = _answer(call, request=request, answer=answer, now=now, step=step)
+        try:
+            if call_and_exchange_insert(
+                call, exchange, webhook_id=request.webhook_id, flows_revision=revision
+            ):
+                return exchange
+        except IntegrityError:
+            pass  # its webhook-id has an exchange: the general path below tells why
+    # A follow-up (the call exists), or the call exists anyway (a redirect of
+    # MiniVoice's own), or the request is a replay, or its webhook-id is an event's, or
+    # the flows changed: lock the call, and answer from what is stored.
     with transaction.atomic():
         call, used_by_event = call_create_or_lock(
             _new_call(answer, now=now), webhook_id=request.webhook_id
         )
         if request.webhook_id and used_by_event:
             raise webhook_id_reused(used_by="a webhook event")  # and the call rolls back
-        exchange = _answer(call, request=request, answer=answer, now=now)
+        if not step.token:
+            step = _Step(token="", answer_url=answer_url, revision=flows.revision_now())
+        exchange, _ = _answer(call, request=request, answer=answer, now=now, step=step)
         update_row(call)
         if not insert_row(exchange, ignore_conflicts=True):
             raise _Replayed  # out of the atomic block: the call's changes roll back
         return exchange
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What picks the step: a follow-up's token, where follow-ups come back, and the
+    flows revision when it was read (None: the kept copy is trusted)."""
+
+    token: str
+    answer_url: str
+    revision: int | None = None
 
 
 def _new_call(answer: contract.AnswerRequest, *, now: datetime) -> Call:
@@ -83,10 +111,15 @@ def _new_call(answer: contract.AnswerRequest, *, now: datetime) -> Call:
 
 
 def _answer(
-    call: Call, *, request: InboundRequest, answer: contract.AnswerRequest, now: datetime
-) -> AnswerExchange:
+    call: Call,
+    *,
+    request: InboundRequest,
+    answer: contract.AnswerRequest,
+    now: datetime,
+    step: _Step,
+) -> tuple[AnswerExchange, int]:
     """Bring `call` up to date with this request, in memory, and build the exchange that
-    logs our answer (unsaved)."""
+    logs our answer (unsaved); and the flows revision the answer was chosen at."""
     at = answer.created_at or now
     call.fill_details(
         direction=answer.direction,
@@ -94,21 +127,37 @@ def _answer(
         to_number=answer.to_number,
     )
     call.mark_answered(at)  # MiniVoice asks the answer_url once the call is answered.
-    flow, payload, body, error = _build_answer(call=call, variables=answer.variables)
-    call.note_step(answer_step(flow, payload), at=at)
-    return AnswerExchange(
+    position, payload, body, error = _build_answer(call=call, variables=answer.variables, step=step)
+    call.note_step(
+        answer_step(
+            position.flow,
+            payload,
+            version=position.version,
+            step=position.step,
+            draft=position.draft,
+            pressed=pressed_on(request.query_string, answer.variables),
+        ),
+        at=at,
+    )
+    exchange = AnswerExchange(
         call=call,
         call_minivoice_id=call.minivoice_id,
         received_at=now,
         occurred_at=answer.created_at,
         webhook_id=request.webhook_id,
-        flow=flow,
+        flow=position.flow,
+        flow_version=position.version,
+        flow_draft=position.draft,
+        step=position.step,
+        consent=position.consent,
+        consent_required=position.consent_required,
         response_status=200,
         response_body=body,
         variables=answer.variables,
         error=error,
         **_exchange_request_fields(request),
     )
+    return exchange, position.revision
 
 
 def answer_refuse(*, request: InboundRequest, problem: contract.MalformedRequest) -> str:
@@ -169,20 +218,30 @@ def _exchange_request_fields(request: InboundRequest) -> dict:
     }
 
 
-def _build_answer(*, call: Call, variables: Mapping) -> tuple[str, dict, str, str]:
-    """(flow, payload, body, error): the flow's actions and the JSON text that answers
-    with them, or the safe fallback's if they fail.
+def _build_answer(
+    *, call: Call, variables: Mapping, step: _Step
+) -> tuple[flows.Position, dict, str, str]:
+    """(position, payload, body, error): where in which flow the call is, its actions and
+    the JSON text that answers with them, or the safe fallback's if they fail.
 
     MiniVoice rejects an invalid payload and the caller hears nothing, so any failure
-    here, a bug or an invalid flow, still answers with valid actions. What is checked is
-    the text MiniVoice gets.
+    here, a bug, an invalid flow or a bad step token, still answers with valid actions,
+    and the exchange keeps the reason. What is checked is the text MiniVoice gets.
     """
     try:
-        flow, payload = flows.actions_for_call(call=call, variables=variables)
+        position, payload = flows.actions_for_call(
+            call=call,
+            variables=variables,
+            step_token=step.token,
+            answer_url=step.answer_url,
+            revision=step.revision,
+        )
         body = json.dumps(payload)
         ensure_valid_json(body)
+        error = position.reason
     except Exception:
         logger.exception("Building the answer for call %s failed", call.minivoice_id)
-        fallback = flows.FALLBACK_PAYLOAD
-        return flows.FALLBACK_FLOW, fallback, json.dumps(fallback), traceback.format_exc()
-    return flow, payload, body, ""
+        position = flows.Position(flow=flows.FALLBACK_FLOW, revision=-1)
+        payload = flows.FALLBACK_PAYLOAD
+        return position, payload, json.dumps(payload), traceback.format_exc()
+    return position, payload, body, error

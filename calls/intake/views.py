@@ -80,7 +80,11 @@ class AnswerView(MiniVoiceView):
                 content_type=inbound.content_type,
                 signed=signed,
             )
-            exchange = answer_call(request=inbound, answer=answer)
+            exchange = answer_call(
+                request=inbound,
+                answer=answer,
+                answer_url=request._request.build_absolute_uri(request._request.path),
+            )
         except contract.MalformedRequest as problem:
             body = answer_refuse(request=inbound, problem=problem)
             return json_response(body, status=problem.status)

@@ -25,6 +25,7 @@ from calls.records import (
     CallRecords,
     action_names,
     exchange_actions,
+    fallback_reason,
     first_at,
     is_fallback,
     say_offset,
@@ -166,9 +167,11 @@ def _answer_url_failed(records, clock, origin) -> Found | None:
         )
     for exchange in records.exchanges:
         if exchange.response_status == 200 and is_fallback(exchange):
+            why = fallback_reason(exchange)
             reasons.append(
-                f"building our answer failed at {say_offset(exchange.at, origin)}, so MiniVoice "
-                "got the fallback (an apology, then hang up)"
+                f"building our answer failed at {say_offset(exchange.at, origin)}"
+                f"{f' ({why})' if why else ''}, so MiniVoice got the fallback (an apology, "
+                "then hang up)"
             )
         elif exchange.response_status != 200:
             reasons.append(

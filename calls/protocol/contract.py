@@ -200,8 +200,37 @@ class AnswerRequest:
     created_at: datetime | None = None
 
 
-# Flat parameters (GET query, form body, flat JSON) that describe the call, not variables.
-_CALL_PARAMS = {"call_id", "from", "to", "direction", "status", "created_at"}
+# -- Step URLs (ours: CONTRACT.md §1 "Step URLs") --------------------------------------------
+
+# The query parameter of a collect's or redirect's url that carries our signed step token:
+# the one thing read from a URL, even on a signed request (it carries its own signature).
+STEP_TOKEN_PARAM = "step"
+# (assumed) How long MiniVoice may take to come back to a step's url: a collect's timeout,
+# a prompt before it, retries with back-off. Older tokens answer the safe fallback.
+STEP_TOKEN_MAX_AGE = timedelta(hours=2)
+# (assumed) MiniVoice sends the keys a collect gathered as `variables.digits`.
+DIGITS_VARIABLE = "digits"
+
+
+def step_token(query: str) -> str:
+    """The step token in a request's query string; "" when there is none."""
+    if STEP_TOKEN_PARAM not in query:  # most first requests have no query at all
+        return ""
+    values = [value for key, value in parse_qsl(query) if key == STEP_TOKEN_PARAM]
+    return values[-1] if values else ""
+
+
+def pressed(variables: Mapping) -> str:
+    """The keys a collect gathered ("" for none), read liberally: text or a number."""
+    digits = variables.get(DIGITS_VARIABLE)
+    if isinstance(digits, bool) or digits is None:
+        return ""
+    return str(digits).strip()
+
+
+# Flat parameters (GET query, form body, flat JSON) that describe the call (or name our
+# step), not variables.
+_CALL_PARAMS = {"call_id", "from", "to", "direction", "status", "created_at", STEP_TOKEN_PARAM}
 
 # A signature covers `{webhook-id}.{webhook-timestamp}.{raw body}` only (assumed: CONTRACT.md
 # §1 "Signed requests"): not the method, the path or the query string. So when requests

@@ -108,6 +108,13 @@ def is_fallback(exchange: AnswerExchange) -> bool:
     return exchange.flow == FALLBACK_FLOW
 
 
+def fallback_reason(exchange: AnswerExchange) -> str:
+    """Why a flow could not answer, when it was said in words (a bad step token, no flow
+    for the number); "" for a crash, whose traceback is for developers."""
+    error = exchange.error.strip()
+    return error if error and "\n" not in error and "Traceback" not in error else ""
+
+
 def error_envelope(exchange: AnswerExchange) -> tuple[str, str]:
     """(code, message) of a refusal we answered with our error envelope."""
     payload = exchange_payload(exchange)

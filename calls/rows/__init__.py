@@ -104,13 +104,16 @@ def call_create_or_lock(new: Call, *, webhook_id: str) -> tuple[Call, bool]:
     return Call.from_db(ALIAS, [f.attname for f in columns(Call)], values), bool(event_has_id)
 
 
-def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id: str) -> bool:
+def call_and_exchange_insert(
+    call: Call, exchange: AnswerExchange, *, webhook_id: str, flows_revision: int = -1
+) -> bool:
     """Store a new `call` and its first answer `exchange` together; True if stored.
 
-    Nothing is stored, and False is returned, when a call with its MiniVoice id exists or
-    a stored webhook event has `webhook_id`: the caller then takes the general path
-    (`call_create_or_lock`). Raises IntegrityError, storing nothing, if an exchange has
-    `webhook_id` already.
+    Nothing is stored, and False is returned, when a call with its MiniVoice id exists, a
+    stored webhook event has `webhook_id`, or the flows revision is not `flows_revision`
+    (the answer was chosen from a stale copy of the flows; -1: not chosen from them): the
+    caller then takes the general path (`call_create_or_lock`). Raises IntegrityError,
+    storing nothing, if an exchange has `webhook_id` already.
 
     The answer_url's usual request is a call's first, and its call row is known in full
     before anything is written (the transitions ran on it in memory). On PostgreSQL the
@@ -119,7 +122,13 @@ def call_and_exchange_insert(call: Call, exchange: AnswerExchange, *, webhook_id
     WITH, so there it is two statements in a transaction.
     """
     connection = connection_in_use()
-    call_params = [*insert_params(call, connection), webhook_id, webhook_id]
+    call_params = [
+        *insert_params(call, connection),
+        webhook_id,
+        webhook_id,
+        flows_revision,
+        flows_revision,
+    ]
     if connection.vendor == "postgresql":
         exchange_params = insert_params(exchange, connection, leave_out=EXCHANGE_CALL)
         with _on_its_own():

@@ -7,7 +7,7 @@ from functools import cache
 
 from django.db import models
 
-from calls.models import AnswerExchange, Call, WebhookEvent
+from calls.models import REVISION_ROW, AnswerExchange, Call, FlowsRevision, WebhookEvent
 from calls.rows.fields import columns, inserted, returned, updated
 
 EXCHANGE_CALL = AnswerExchange._meta.get_field("call")
@@ -70,13 +70,20 @@ def _an_event_has_the_webhook_id() -> str:
 
 @cache
 def new_call_sql() -> str:
-    """INSERT a call unless its MiniVoice id is stored, or a webhook event has the
-    webhook-id given last (given twice: an empty one is never looked for)."""
+    """INSERT a call unless its MiniVoice id is stored, a webhook event has the webhook-id
+    given next (given twice: an empty one is never looked for), or the flows revision is
+    not the one given last (given twice: -1 is never compared). The revision is one row
+    read by its key, in the statement that runs anyway: how each process learns, at no
+    cost, that its copy of the flows is stale (`calls.flows.live`)."""
     fields = inserted(Call)
+    revision = _quoted(FlowsRevision._meta.get_field("revision").column)
+    revision_key = _quoted(FlowsRevision._meta.pk.column)
     return (
         f"INSERT INTO {_table(Call)} ({_names(fields)}) "
         f"SELECT {', '.join(['%s'] * len(fields))} "
-        f"WHERE %s = '' OR NOT {_an_event_has_the_webhook_id()} "
+        f"WHERE (%s = '' OR NOT {_an_event_has_the_webhook_id()}) "
+        f"AND (%s < 0 OR (SELECT {revision} FROM {_table(FlowsRevision)} "
+        f"WHERE {revision_key} = {REVISION_ROW}) = %s) "
         f"ON CONFLICT ({_quoted(Call._meta.get_field('minivoice_id').column)}) DO NOTHING "
         f"RETURNING {_names(returned(Call))}"
     )

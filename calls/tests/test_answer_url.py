@@ -888,6 +888,7 @@ def test_lone_surrogates_in_the_request_are_answered_and_stored_replaced(send):
 # -- Payloads -------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db  # the default flow is a published flow now, read from the database
 def test_default_and_fallback_payloads_are_valid_without_warnings():
     _, default = flows.actions_for_call(call=Call(minivoice_id="call_123"), variables={})
 

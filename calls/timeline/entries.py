@@ -14,6 +14,7 @@ from calls.records import (
     action_names,
     error_envelope,
     exchange_actions,
+    fallback_reason,
     is_fallback,
     offset,
     say_offset,
@@ -64,14 +65,22 @@ def exchange_entry(exchange: AnswerExchange, origin: datetime | None) -> Entry:
         severity = "warning"
     elif is_fallback(exchange):
         title = " → ".join(names) or "fallback"
+        why = fallback_reason(exchange)
         summary = (
-            "Building our answer failed, so MiniVoice got the fallback "
-            f"({title}): the caller heard an apology and was hung up on. Answered {latency}."
+            f"Building our answer failed{f' ({why})' if why else ''}, so MiniVoice got the "
+            f"fallback ({title}): the caller heard an apology and was hung up on. "
+            f"Answered {latency}."
         )
         severity = "error"
     else:
         title = " → ".join(names) or "(no actions)"
         flow = f" from flow {exchange.flow!r}" if exchange.flow else ""
+        if exchange.flow_draft:
+            flow += " (its draft: a test number)"
+        elif exchange.flow_version is not None:
+            flow += f" v{exchange.flow_version}"
+        if exchange.step:
+            flow += f", step {exchange.step!r}"
         summary = f"MiniVoice asked for actions; we answered {latency}{flow}: {title}."
         severity = "info"
     return Entry(

@@ -89,6 +89,9 @@ def _entry_json(entry: Entry) -> dict:
             "method": exchange.method,
             "response_status": exchange.response_status,
             "flow": exchange.flow,
+            "flow_version": exchange.flow_version,
+            "flow_draft": exchange.flow_draft,
+            "step": exchange.step,
             # Parsed, so JSON is shown as JSON; a body that is not JSON stays text.
             "response": _parsed_or_text(exchange.response_body, exchange_payload(exchange)),
             "duration_ms": exchange.duration_ms,

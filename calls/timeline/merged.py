@@ -25,7 +25,19 @@ class TimelineEntry:
 
 # What placing an entry and reading its step need: a worker reads a call's whole log when
 # its end arrives, so the stored bodies and headers stay behind (they load if asked for).
-_EXCHANGE_FIELDS = ("occurred_at", "received_at", "response_status", "flow", "response_body")
+_EXCHANGE_FIELDS = (
+    "occurred_at",
+    "received_at",
+    "response_status",
+    "flow",
+    "flow_version",
+    "flow_draft",
+    "step",
+    "query_string",
+    "variables",
+    "response_body",
+    "error",
+)
 _EVENT_FIELDS = ("occurred_at", "received_at", "event_type", "payload")
 
 

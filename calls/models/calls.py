@@ -162,6 +162,24 @@ class AnswerExchange(models.Model):
     flow = models.CharField(
         max_length=64, blank=True, help_text="The call flow whose actions we returned."
     )
+    flow_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The flow's published version; empty for its draft."
+    )
+    flow_draft = models.BooleanField(
+        default=False, help_text="Answered from the flow's draft (a call from a test number)."
+    )
+    step = models.CharField(
+        max_length=64, blank=True, help_text="The flow's step whose actions we returned."
+    )
+    consent = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text='"given" or "declined" when the step is marked so: the caller consented '
+        "to recording (or refused) to get here.",
+    )
+    consent_required = models.BooleanField(
+        default=False, help_text="The flow needs the caller's consent before recording."
+    )
     response_status = models.PositiveSmallIntegerField()
     response_body = models.TextField(help_text="Exactly what we returned to MiniVoice.")
     duration_ms = models.FloatField(help_text="How long we took to answer.")
@@ -330,6 +348,11 @@ class CallProblem(models.Model):
         NO_ANSWER_URL = "no_answer_url", "Never reached the answer_url"
         ENDED_EARLY = "ended_early", "Ended before our last action"
         PROCESSING_FAILED = "processing_failed", "An event failed processing"
+        RECORDING_BEFORE_CONSENT = "recording_before_consent", "Recorded before consent"
+        RECORDING_AFTER_CONSENT_DECLINED = (
+            "recording_after_consent_declined",
+            "Recorded after consent was declined",
+        )
 
     class Severity(models.TextChoices):
         WARNING = "warning", "Warning"
