@@ -19,6 +19,7 @@ COMMANDS = [
     "send_webhook",
     "call_timeline",
     "dev_setup",
+    "flows",
 ]
 # Django's own options (--verbosity, --settings…) come with their help.
 DJANGO_OPTIONS = {"help", "version", "verbosity", "settings", "pythonpath", "traceback"}
