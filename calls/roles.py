@@ -1,4 +1,5 @@
-"""The Support group: reads every call and log in the admin, changes nothing.
+"""The Support group (reads every call, log and flow in the admin, changes nothing) and the
+Flow editors group (edits and publishes flows).
 
 Made after every `migrate` (permissions exist only once their app has migrated), so a new
 instance has it without a manual step, and a model added later joins it on the next
@@ -12,9 +13,31 @@ from django.contrib.auth.models import Group, Permission
 SUPPORT_GROUP = "Support"
 # What support reads. Replaying events is a separate permission it does not get.
 SUPPORT_CAN_VIEW = {
-    "calls": ["call", "answerexchange", "webhookevent", "callproblem"],
+    "calls": [
+        "call",
+        "answerexchange",
+        "webhookevent",
+        "callproblem",
+        "flow",
+        "flowstep",
+        "flowversion",
+    ],
     "recordings": ["recording"],
 }
+# Flow editors edit drafts and publish (or roll back); versions are never edited by anyone.
+FLOW_EDITORS_GROUP = "Flow editors"
+FLOW_EDITORS_CAN = [
+    "view_flow",
+    "add_flow",
+    "change_flow",
+    "delete_flow",
+    "publish_flow",
+    "view_flowstep",
+    "add_flowstep",
+    "change_flowstep",
+    "delete_flowstep",
+    "view_flowversion",
+]
 
 
 def support_group_ensure(*, using: str = "default") -> Group:
@@ -34,7 +57,19 @@ def support_group_ensure(*, using: str = "default") -> Group:
     return group
 
 
+def flow_editors_group_ensure(*, using: str = "default") -> Group:
+    """Create the group if needed and give it exactly the flow permissions."""
+    group, _ = Group.objects.using(using).get_or_create(name=FLOW_EDITORS_GROUP)
+    group.permissions.set(
+        Permission.objects.using(using).filter(
+            content_type__app_label="calls", codename__in=FLOW_EDITORS_CAN
+        )
+    )
+    return group
+
+
 def on_post_migrate(sender, *, using: str = "default", **kwargs) -> None:
     """Runs once per app after migrate; acting for ours is enough, and repeating is harmless."""
     if sender.label in SUPPORT_CAN_VIEW:
         support_group_ensure(using=using)
+        flow_editors_group_ensure(using=using)

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
-from calls.roles import SUPPORT_GROUP, support_group_ensure
+from calls.roles import FLOW_EDITORS_CAN, FLOW_EDITORS_GROUP, SUPPORT_GROUP, support_group_ensure
 from calls.tests.console_data import logged_in, send_call, support_member
 from recordings.models import Recording
 
@@ -16,6 +16,9 @@ VIEW_PERMISSIONS = {
     "calls.view_answerexchange",
     "calls.view_webhookevent",
     "calls.view_callproblem",
+    "calls.view_flow",
+    "calls.view_flowstep",
+    "calls.view_flowversion",
     "recordings.view_recording",
 }
 
@@ -41,6 +44,14 @@ def test_making_the_group_again_restores_exactly_the_view_permissions(db):
 
     assert _codes(Group.objects.get(name=SUPPORT_GROUP)) == VIEW_PERMISSIONS
     assert Group.objects.filter(name=SUPPORT_GROUP).count() == 1
+
+
+def test_migrate_leaves_a_flow_editors_group_that_edits_and_publishes_flows(db):
+    codes = _codes(Group.objects.get(name=FLOW_EDITORS_GROUP))
+
+    assert codes == {f"calls.{codename}" for codename in FLOW_EDITORS_CAN}
+    assert "calls.publish_flow" in codes
+    assert not {"calls.change_flowversion", "calls.delete_flowversion"} & codes
 
 
 @pytest.fixture
