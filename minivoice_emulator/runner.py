@@ -95,11 +95,14 @@ class CallRunner:
         request_answer: AnswerRequester,
         deliver: Deliverer,
         digits: list[str] | None = None,
+        from_number: str = "+15550100",
+        to_number: str = "+15550199",
         speed: float = 0,
         hold_deliveries: bool = False,
         start: datetime | None = None,
     ) -> None:
         self.scenario = scenario
+        self.numbers = {"from_number": from_number, "to_number": to_number}
         self.answer_url = answer_url
         self.api_url = api_url.rstrip("/")
         self.request_answer = request_answer
@@ -165,7 +168,7 @@ class CallRunner:
         attempt = AnswerAttempt(webhook_id=payloads.new_webhook_id(), url=url, at=self.now)
         self.call.answers.append(attempt)
         body = payloads.answer_request_body(
-            call_id=self.call.call_id, created_at=self.now, variables=variables
+            call_id=self.call.call_id, created_at=self.now, variables=variables, **self.numbers
         )
         try:
             reply = self.request_answer(url, body, attempt.webhook_id)

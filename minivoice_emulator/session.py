@@ -41,6 +41,8 @@ class Plan:
     app_answer_url: str = ""  # the app's own answer_url (answer_url may point elsewhere)
     judge: bool = True  # False: play only (the demo's in-progress call is not judged)
     call_ids: list[str] = field(default_factory=list)  # default: fresh call_sim_… ids
+    from_number: str = "+15550100"  # the caller
+    to_number: str = "+15550199"  # the number dialled: which flow answers
 
 
 @dataclass
@@ -117,6 +119,8 @@ def _play_one(plan: Plan, call_id: str, index: int, latencies: Latencies) -> Res
         ),
         deliver=transport.deliver,
         digits=plan.digits,
+        from_number=plan.from_number,
+        to_number=plan.to_number,
         speed=plan.speed,
         hold_deliveries=plan.chaos,
     )

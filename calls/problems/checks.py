@@ -63,6 +63,8 @@ def find_problems(*, records: CallRecords, now: datetime) -> list[Found]:
         _no_answer_url,
         _ended_early,
         _processing_failed,
+        _recording_before_consent,
+        _recording_after_consent_declined,
     )
     found = [check(records, clock, origin) for check in checks]
     return [problem for problem in found if problem is not None]
@@ -272,6 +274,55 @@ def _processing_failed(records, clock, origin) -> Found | None:
         ERROR,
         f"{len(failing)} event(s) of this call failed processing ({kinds}), so the call "
         f"may be missing what they said; {then}.",
+    )
+
+
+def _recording_started_at(records: CallRecords) -> list[datetime]:
+    """When MiniVoice said recordings started, by its clock: the events, and the
+    recordings' own times (an event may be pruned, a recording stays)."""
+    moments = [event.at for event in _events(records, contract.RECORDING_STARTED)]
+    moments += [r.started_at for r in records.recordings if r.started_at is not None]
+    return sorted(moments)
+
+
+def _consent_at(records: CallRecords, mark: str) -> datetime | None:
+    return first_at(*(e.at for e in _answers(records) if e.consent == mark))
+
+
+def _recording_before_consent(records, clock, origin) -> Found | None:
+    if not any(exchange.consent_required for exchange in _answers(records)):
+        return None
+    started = _recording_started_at(records)
+    given = _consent_at(records, "given")
+    early = [at for at in started if given is None or at < given]
+    if not early:
+        return None
+    consent = (
+        f"the caller consented only at {say_offset(given, origin)}"
+        if given
+        else "the caller never reached a step marked consent given"
+    )
+    return Found(
+        Code.RECORDING_BEFORE_CONSENT,
+        ERROR,
+        f"MiniVoice started recording at {say_offset(early[0], origin)}, but {consent}: "
+        "this flow needs consent before recording. The recording may have to be deleted.",
+    )
+
+
+def _recording_after_consent_declined(records, clock, origin) -> Found | None:
+    declined = _consent_at(records, "declined")
+    if declined is None:
+        return None
+    late = [at for at in _recording_started_at(records) if at >= declined]
+    if not late:
+        return None
+    return Found(
+        Code.RECORDING_AFTER_CONSENT_DECLINED,
+        ERROR,
+        f"The caller declined recording at {say_offset(declined, origin)}, yet MiniVoice "
+        f"started recording at {say_offset(late[0], origin)}. The recording may have to "
+        "be deleted.",
     )
 
 

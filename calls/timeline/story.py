@@ -8,6 +8,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from calls.flows.document import CONSENT_DECLINED, CONSENT_GIVEN
+from calls.flows.steps import pressed_on
 from calls.models import AnswerExchange, Call, WebhookEvent
 from calls.protocol import contract
 from calls.recordings_port import RecordingRow, RecordingStatus
@@ -29,6 +31,7 @@ def call_story(records: CallRecords, origin: datetime | None) -> str:
     answers = [exchange for exchange in records.exchanges if exchange.response_status == 200]
     parts = [_who_and_when(call, origin, records)]
     parts += _how_far(call, answers, records.events, origin)
+    parts.append(_consent(answers, origin))
     parts += _recordings(call, records.recordings, answers, origin)
     parts.append(_the_end(call, records.recordings, origin))
     return "; ".join(part for part in parts if part) + "."
@@ -68,6 +71,19 @@ def _who_and_when(call: Call, origin: datetime | None, records: CallRecords) -> 
         who = f"Call {call.minivoice_id}"
     start = origin or call.started_at
     return f"{who} {_clock(start)}" if start else who
+
+
+def _consent(answers: list[AnswerExchange], origin: datetime | None) -> str:
+    """Whether the caller consented to recording: the first step marked either way."""
+    for exchange in sorted(answers, key=lambda exchange: exchange.at):
+        if exchange.consent in (CONSENT_GIVEN, CONSENT_DECLINED):
+            keys = pressed_on(exchange.query_string, exchange.variables or {})
+            how = f"pressed {keys} to" if keys else "went on to"
+            what = (
+                "consent to recording" if exchange.consent == CONSENT_GIVEN else "decline recording"
+            )
+            return f"{how} {what} at {say_offset(exchange.at, origin)}"
+    return ""
 
 
 def _how_far(

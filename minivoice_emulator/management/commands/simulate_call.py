@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from calls.management.progress import progress_bar
-from calls.models import Call
+from calls.models import Call, Flow
 from calls.protocol.actions import is_http_url
 from minivoice_emulator import report, session, transport
 from minivoice_emulator.scenarios import DEFAULT_SCENARIO, SCENARIOS
@@ -21,8 +21,37 @@ DEMO_SCENARIOS = ("happy", "recording-fails", "caller-hangs-up", "in-progress")
 BAD_ARGUMENTS = 2  # exit status for bad arguments or an app that cannot be reached
 
 
+NO_DIGITS = "none"  # --digits none: the caller presses nothing at that collect
+
+
 def _usage(message: str) -> CommandError:
     return CommandError(message, returncode=BAD_ARGUMENTS)
+
+
+def _numbers_of_flow(name: str | None, *, draft: bool) -> dict:
+    """The numbers a call needs to reach a flow (the live version, or with `draft` the
+    draft through a test number); {} without --flow: the default numbers."""
+    if name is None:
+        if draft:
+            raise _usage("--draft needs --flow NAME.")
+        return {}
+    flow = Flow.objects.select_related("live_version").filter(name=name).first()
+    if flow is None:
+        raise _usage(f"No flow is named {name!r} (manage.py flows export --all lists them).")
+    numbers = (flow.live_version.document.get("numbers") if flow.live_version else None) or (
+        flow.numbers if draft else None
+    )
+    if draft:
+        if not flow.test_numbers:
+            raise _usage(f"Flow {name!r} has no test number: --draft cannot reach its draft.")
+        return {"from_number": flow.test_numbers[0], "to_number": (numbers or ["+15550199"])[0]}
+    if flow.live_version is None:
+        raise _usage(f"Flow {name!r} is not published: try its draft with --draft.")
+    if not numbers:
+        if flow.live_version.document.get("default"):
+            return {"to_number": "+15550000"}  # any number no other flow answers
+        raise _usage(f"Flow {name!r} answers no number.")
+    return {"to_number": numbers[0]}
 
 
 class Command(BaseCommand):
@@ -60,8 +89,19 @@ class Command(BaseCommand):
             "--digits",
             action="append",
             default=[],
-            help="Digits the caller enters at a collect; repeat for several collects. "
-            "None: the caller enters nothing.",
+            help="Digits the caller enters at a collect; repeat for several collects, in "
+            "order ('none': nothing at that collect). None given: nothing at any collect.",
+        )
+        parser.add_argument(
+            "--flow",
+            metavar="NAME",
+            help="Dial the first number of this call flow (its live version); with "
+            "--draft, call from its first test number so that its draft answers.",
+        )
+        parser.add_argument(
+            "--draft",
+            action="store_true",
+            help="With --flow: call from the flow's first test number (reaches its draft).",
         )
         parser.add_argument(
             "--speed",
@@ -149,8 +189,12 @@ class Command(BaseCommand):
         except ImproperlyConfigured as exc:
             raise _usage(str(exc)) from None
         for digits in options["digits"]:
-            if not digits or any(key not in "0123456789*#" for key in digits):
-                raise _usage(f"--digits takes keypad keys 0-9, * and # (got {digits!r}).")
+            if digits != NO_DIGITS and (
+                not digits or any(key not in "0123456789*#" for key in digits)
+            ):
+                raise _usage(f"--digits takes keypad keys 0-9, * and #, or none (got {digits!r}).")
+        digits = ["" if d == NO_DIGITS else d for d in options["digits"]]
+        numbers = _numbers_of_flow(options["flow"], draft=options["draft"])
         if not 0 <= options["speed"] <= 1000:
             raise _usage("--speed must be from 0 (as fast as possible) to 1000.")
         if not 1 <= options["calls"] <= 100_000:
@@ -173,12 +217,13 @@ class Command(BaseCommand):
             register_with_api=options["api_url"] is not None,
             secret=secret,
             scenario=scenario,
-            digits=options["digits"],
+            digits=digits,
             speed=options["speed"],
             chaos=options["chaos"],
             seed=options["seed"],
             calls=options["calls"],
             concurrency=options["concurrency"],
+            **numbers,
         )
 
     def _wait_for_app(self, base_url: str, wait: float) -> None:
