@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint chromium wrk worker clean bench bench-quick bench-profile bench-scale \
+.PHONY: run test lint chromium wrk audio-tools worker clean bench bench-quick bench-profile bench-scale \
 	bench-partitioning
 
 # Reinstalled only when a requirements file changes.
@@ -29,7 +29,7 @@ run: $(VENV)/.installed
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: set up, lint, check migrations, run every test
-test: $(VENV)/.installed chromium wrk lint
+test: $(VENV)/.installed chromium wrk audio-tools lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
 
@@ -41,6 +41,15 @@ chromium:
 		echo "Installing Debian's chromium for the admin's browser tests..."; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	}
+
+# The emulator's voice (espeak-ng speaks each `say`, sox makes it an 8 kHz phone line),
+# from Debian, like chromium. Without them the emulator's recordings are a quiet tone.
+audio-tools:
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || { \
+		echo "Installing Debian's espeak-ng and sox for the emulator's spoken recordings..."; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox >/dev/null; \
 	}
 
 # The benchmark's load generator (and its tests), from Debian, like chromium.

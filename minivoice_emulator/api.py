@@ -2,9 +2,13 @@
 
 A threaded `http.server`: small, no dependency, one process. It knows the calls and
 recordings that `simulate_call --api-url` registered with it (`POST /_emulator/calls`,
-behind the same key), serves each completed recording as a real WAV of its duration
-(`minivoice_emulator.wav`), honours Range requests, and injects faults on demand so the
-app's fetching code can be tested against a server that misbehaves the way real ones do.
+behind the same key): a call is registered again just before each `recording.completed`
+is sent, so a recording is known from the moment MiniVoice says it exists, and once more
+when the call ends. Each completed recording is served as a real WAV of its duration in
+which the prompts and the caller's words are spoken where they were said
+(`minivoice_emulator.wav`, `.voice`); Range requests are honoured, and faults injected
+on demand so the app's fetching code can be tested against a server that misbehaves the
+way real ones do.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urlsplit
 
-from minivoice_emulator import wav
+from minivoice_emulator import voice, wav
 from minivoice_emulator.payloads import iso
-from minivoice_emulator.runner import PlayedCall
+from minivoice_emulator.runner import PlayedCall, PlayedRecording
 from minivoice_emulator.transport import Unreachable, opener
 
 FAULT_KINDS = {
@@ -32,12 +36,15 @@ FAULT_KINDS = {
     "slow": "answers only after --slow-seconds (past a client's timeout)",
     "truncated": "the media's body stops halfway, though Content-Length promised it all",
     "size-mismatch": "the metadata's size_bytes does not match the media served",
+    "not-audio": "the media is as long as promised, but not a WAV (nor any audio)",
 }
 ID_MAX_LENGTH = 128
 MAX_REGISTRATION_BYTES = 1024 * 1024
 _RECORDING = re.compile(r"/v1/recordings/([^/]+)(/media)?")
 _CALL = re.compile(r"/v1/calls/([^/]+)")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+MAX_SPOKEN = 200  # words said per recording that the emulator keeps
+MEDIA_CACHED = 4  # recordings' WAVs kept made (an hour's is 58 MB)
 
 
 @dataclass(frozen=True)
@@ -88,10 +95,27 @@ def call_document(played: PlayedCall) -> dict:
                 "duration_seconds": recording.duration_seconds,
                 "created_at": iso(recording.started_at or played.started_at),
                 "completed_at": iso(recording.completed_at) if recording.completed_at else None,
+                "spoken": _heard(played, recording),
             }
             for recording in played.recordings.values()
         ],
     }
+
+
+def _heard(played: PlayedCall, recording: PlayedRecording) -> list[dict]:
+    """What the recording heard: the words said while it ran, at their offset into it."""
+    if recording.started_at is None:
+        return []
+    end = recording.stopped_at
+    return [
+        {
+            "offset_seconds": (spoken.at - recording.started_at).total_seconds(),
+            "text": spoken.text,
+            "speaker": spoken.speaker,
+        }
+        for spoken in played.spoken
+        if spoken.at >= recording.started_at and (end is None or spoken.at < end)
+    ]
 
 
 class EmulatorState:
@@ -105,6 +129,7 @@ class EmulatorState:
         self.slow_seconds = slow_seconds
         self.calls: dict[str, dict] = {}
         self.recordings: dict[str, dict] = {}
+        self._media: dict[str, tuple[str, bytes]] = {}  # id → (what it was made of, WAV)
         self._failed_once: set[tuple[str, str]] = set()
         self._drawn: dict[str, str | None] = {}
         self._rng = random.Random(seed)
@@ -126,8 +151,28 @@ class EmulatorState:
                 if not isinstance(duration, int) or not 0 <= duration <= 4 * 3600:
                     duration = None
                 self.recordings[recording["id"]] = {**recording, "call_id": call["id"]} | {
-                    "duration_seconds": duration
+                    "duration_seconds": duration,
+                    "spoken": _spoken(recording.get("spoken")),
                 }
+
+    def media(self, recording_id: str) -> bytes:
+        """The recording's WAV, made once (and again if what it heard changed)."""
+        with self._lock:
+            recording = self.recordings[recording_id]
+        made_of = json.dumps([recording["duration_seconds"], recording["spoken"]])
+        cached = self._media.get(recording_id)
+        if cached and cached[0] == made_of:
+            return cached[1]
+        sounds = [
+            (said["offset_seconds"], voice.speech(said["text"], said["speaker"]))
+            for said in recording["spoken"]
+        ]
+        data = wav.wav_bytes(recording["duration_seconds"], sounds)
+        with self._lock:
+            while len(self._media) >= MEDIA_CACHED:
+                self._media.pop(next(iter(self._media)))
+            self._media[recording_id] = (made_of, data)
+        return data
 
     def fault_for(self, recording_id: str) -> str | None:
         with self._lock:
@@ -150,6 +195,24 @@ class EmulatorState:
                 return False
             self._failed_once.add((recording_id, path))
             return True
+
+
+def _spoken(value: object) -> list[dict]:
+    """The words a registration says a recording heard, the well-formed ones only."""
+    if not isinstance(value, list):
+        return []
+    return [
+        {
+            "offset_seconds": float(item["offset_seconds"]),
+            "text": item["text"][: voice.MAX_TEXT],
+            "speaker": item.get("speaker") if item.get("speaker") in voice.VOICES else "prompt",
+        }
+        for item in value[:MAX_SPOKEN]
+        if isinstance(item, dict)
+        and isinstance(item.get("text"), str)
+        and isinstance(item.get("offset_seconds"), int | float)
+        and 0 <= item["offset_seconds"] <= 4 * 3600
+    ]
 
 
 def _is_id(value: object) -> bool:
@@ -281,7 +344,10 @@ class Handler(BaseHTTPRequestHandler):
         if not completed:
             self._error(404, "no_media", "This recording has no media (it did not complete).")
             return
-        self._media(wav.wav_bytes(duration), truncated=fault == "truncated")
+        data = state.media(recording_id)
+        if fault == "not-audio":
+            data = _not_audio(len(data))
+        self._media(data, truncated=fault == "truncated")
 
     def _media(self, data: bytes, *, truncated: bool) -> None:
         total = len(data)
@@ -330,6 +396,11 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         elif length:
             self.close_connection = True
+
+
+def _not_audio(size: int) -> bytes:
+    line = b"This is not audio: MiniVoice served the wrong file.\n"
+    return (line * (size // len(line) + 1))[:size]
 
 
 def _byte_range(header: str, total: int) -> tuple[int, int] | None:

@@ -47,11 +47,21 @@ class AnswerAttempt:
     latency_ms: float | None = None
 
 
+@dataclass(frozen=True)
+class Spoken:
+    """Words said on the call: a `say` prompt, or the caller (`--caller-says`)."""
+
+    at: datetime
+    text: str
+    speaker: str  # "prompt" or "caller"
+
+
 @dataclass
 class PlayedRecording:
     recording_id: str
     status: str  # "started", "completed" or "failed"
     started_at: datetime | None = None
+    stopped_at: datetime | None = None
     duration_seconds: int | None = None
     size_bytes: int | None = None
     completed_at: datetime | None = None
@@ -72,6 +82,7 @@ class PlayedCall:
     hung_up_by_caller: bool = False
     actions_run: list[str] = field(default_factory=list)
     actions_skipped: list[str] = field(default_factory=list)  # given, never reached
+    spoken: list[Spoken] = field(default_factory=list)  # what a recording hears
 
     @property
     def answer_failed(self) -> bool:
@@ -100,6 +111,7 @@ class CallRunner:
         speed: float = 0,
         hold_deliveries: bool = False,
         start: datetime | None = None,
+        caller_says: str = "",
     ) -> None:
         self.scenario = scenario
         self.numbers = {"from_number": from_number, "to_number": to_number}
@@ -109,6 +121,8 @@ class CallRunner:
         self.deliver = deliver
         self.digits = [] if scenario.enters_no_digits else list(digits or [])
         self.speed = speed
+        # Said once, after the first prompt the recording hears (or just before it stops).
+        self.caller_says = caller_says
         # Held: everything is delivered at the end (chaos shuffles it then). Otherwise
         # each webhook goes out once the clock reaches it, in the order things happened.
         self.hold = hold_deliveries
@@ -200,6 +214,8 @@ class CallRunner:
             self.call.actions_run.append(name)
             if name in ("say", "play", "pause"):
                 seconds = _prompt_seconds(name, params)
+                if name == "say":
+                    self.call.spoken.append(Spoken(self.now, params["text"], "prompt"))
                 if self.scenario.hangs_up_mid_prompt or self.scenario.stays_in_progress:
                     self.advance(seconds / 3)
                     self.call.actions_skipped = [action_name(a) or "?" for a in queue]
@@ -208,9 +224,12 @@ class CallRunner:
                         self.end("completed")
                     return
                 self.advance(seconds)
+                if name == "say":
+                    self.caller_speaks()
             elif name == "start_recording":
                 self.start_recording()
             elif name == "stop_recording":
+                self.caller_speaks()
                 self.stop_recording()
             elif name == "collect":
                 variables = {"digits": self.collect(params)}
@@ -247,6 +266,15 @@ class CallRunner:
         self.advance(1.0 + DIGIT_SECONDS * len(digits))
         return digits
 
+    def caller_speaks(self) -> None:
+        """The caller's words (`--caller-says`), once, while a recording hears them."""
+        if not self.caller_says or self.active_recording is None:
+            return
+        text, self.caller_says = self.caller_says, ""
+        self.advance(TICK)
+        self.call.spoken.append(Spoken(self.now, text, "caller"))
+        self.advance(_prompt_seconds("say", {"text": text}))
+
     def start_recording(self) -> None:
         if self.active_recording is not None:
             return  # one recording at a time; a second start changes nothing
@@ -273,6 +301,7 @@ class CallRunner:
         if recording is None:
             return
         seconds = (self.now - recording.started_at).total_seconds()
+        recording.stopped_at = self.now
         recording.status = "completed"
         recording.duration_seconds = max(1, math.ceil(seconds))
         recording.size_bytes = wav.wav_size(recording.duration_seconds)

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
+from calls.protocol import contract
 from minivoice_emulator import api, verdict
 from minivoice_emulator.runner import CallRunner, PlayedCall
 from minivoice_emulator.scenarios import Scenario
-from minivoice_emulator.transport import Latencies, Transport
+from minivoice_emulator.transport import Delivery, Latencies, Transport
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Plan:
     call_ids: list[str] = field(default_factory=list)  # default: fresh call_sim_… ids
     from_number: str = "+15550100"  # the caller
     to_number: str = "+15550199"  # the number dialled: which flow answers
+    caller_says: str = ""  # the caller's words, heard by the recording
 
 
 @dataclass
@@ -109,6 +111,23 @@ def play(plan: Plan, *, on_played: Callable[[Result], None] | None = None) -> Se
 def _play_one(plan: Plan, call_id: str, index: int, latencies: Latencies) -> Result:
     rng = random.Random(f"{plan.seed}-{index}") if plan.chaos else None
     transport = Transport(base_url=plan.base_url, secret=plan.secret, latencies=latencies, rng=rng)
+    registration_errors: list[str] = []
+
+    def register() -> None:
+        try:
+            api.register_call(api_url=plan.api_url, api_key=plan.api_key, played=runner.call)
+        except (ValueError, api.Unreachable) as exc:
+            registration_errors.append(str(exc))
+
+    def deliver(deliveries: list[Delivery]) -> None:
+        # MiniVoice knows a recording before it says it exists: an app that fetches it the
+        # moment recording.completed arrives must find it.
+        if plan.register_with_api and any(
+            delivery.event == contract.RECORDING_COMPLETED for delivery in deliveries
+        ):
+            register()
+        transport.deliver(deliveries)
+
     runner = CallRunner(
         call_id=call_id,
         scenario=plan.scenario,
@@ -117,18 +136,15 @@ def _play_one(plan: Plan, call_id: str, index: int, latencies: Latencies) -> Res
         request_answer=lambda url, body, webhook_id: transport.request_answer(
             url, body, webhook_id=webhook_id
         ),
-        deliver=transport.deliver,
+        deliver=deliver,
         digits=plan.digits,
         from_number=plan.from_number,
         to_number=plan.to_number,
         speed=plan.speed,
         hold_deliveries=plan.chaos,
+        caller_says=plan.caller_says,
     )
     played = runner.play()
-    result = Result(played=played, verdict=None)
     if plan.register_with_api:
-        try:
-            api.register_call(api_url=plan.api_url, api_key=plan.api_key, played=played)
-        except (ValueError, api.Unreachable) as exc:
-            result.registration_error = str(exc)
-    return result
+        register()  # the call's end, for /v1/calls/{id}
+    return Result(played=played, verdict=None, registration_error=(registration_errors or [""])[0])

@@ -1,37 +1,42 @@
-"""A real WAV file of a given length: 8 kHz, mono, 8-bit, a quiet tone.
+"""A recording's WAV: 8 kHz, mono, 16-bit, like a phone line, of a given length.
 
-Small on purpose (8,000 bytes a second), so a test can fetch a minute of "audio" fast.
+Silence, with whatever was said during the recording placed at the moment it was said
+(`minivoice_emulator.voice` speaks it). A length is whole seconds, so the size is known
+before the audio is made (`wav_size`), as MiniVoice's metadata and webhook say it.
 """
 
 from __future__ import annotations
 
 import io
-import math
 import wave
+from collections.abc import Iterable
 
 SAMPLE_RATE = 8000
-SAMPLE_WIDTH = 1  # bytes: 8-bit unsigned PCM
+SAMPLE_WIDTH = 2  # bytes: 16-bit signed little-endian PCM
 HEADER_BYTES = 44  # what `wave` writes for PCM
+BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_WIDTH
 
 
 def wav_size(duration_seconds: int) -> int:
-    """The size in bytes of `wav_bytes(duration_seconds)`, without building it."""
-    return HEADER_BYTES + SAMPLE_RATE * SAMPLE_WIDTH * duration_seconds
+    """The size in bytes of `wav_bytes(duration_seconds, …)`, without building it."""
+    return HEADER_BYTES + BYTES_PER_SECOND * duration_seconds
 
 
-# One second of a 440 Hz tone at low volume, repeated: 440 whole cycles fit in a second,
-# so the seams are silent.
-_SECOND = bytes(
-    128 + round(24 * math.sin(2 * math.pi * 440 * index / SAMPLE_RATE))
-    for index in range(SAMPLE_RATE)
-)
-
-
-def wav_bytes(duration_seconds: int) -> bytes:
+def wav_bytes(duration_seconds: int, sounds: Iterable[tuple[float, bytes]] = ()) -> bytes:
+    """`duration_seconds` of silence with each (offset in seconds, PCM frames) laid over
+    it; a sound that runs past the end is cut there, as the recorder stopped."""
+    frames = bytearray(BYTES_PER_SECOND * duration_seconds)
+    for offset, pcm in sounds:
+        start = max(0, round(offset * SAMPLE_RATE)) * SAMPLE_WIDTH
+        if start >= len(frames):
+            continue
+        piece = pcm[: len(frames) - start]
+        piece = piece[: len(piece) - len(piece) % SAMPLE_WIDTH]
+        frames[start : start + len(piece)] = piece
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(SAMPLE_WIDTH)
         wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(_SECOND * duration_seconds)
+        wav.writeframes(bytes(frames))
     return buffer.getvalue()

@@ -7,24 +7,39 @@ import io
 import json
 import threading
 import wave
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from minivoice_emulator import api
-from minivoice_emulator.runner import PlayedCall, PlayedRecording
+from minivoice_emulator import api, voice
+from minivoice_emulator.runner import PlayedCall, PlayedRecording, Spoken
 
 KEY = "test-key"
 
 
+START = datetime(2026, 5, 29, 12, 0, tzinfo=UTC)
+GREETING = "Thank you for calling"
+
+
 def played_call() -> PlayedCall:
-    start = datetime(2026, 5, 29, 12, 0, tzinfo=UTC)
+    start = START
     played = PlayedCall(call_id="call_1", scenario="happy", started_at=start)
     played.final_status, played.ended_at, played.duration_seconds = "completed", start, 9
     played.recordings = {
-        "rec_ok": PlayedRecording("rec_ok", "completed", started_at=start, duration_seconds=7),
+        "rec_ok": PlayedRecording(
+            "rec_ok",
+            "completed",
+            started_at=start,
+            stopped_at=start + timedelta(seconds=6),
+            duration_seconds=7,
+        ),
         "rec_bad": PlayedRecording("rec_bad", "failed", reason="no media"),
     }
+    # Said 2 s into the recording, and once after it stopped (which it never hears).
+    played.spoken = [
+        Spoken(start + timedelta(seconds=2), GREETING, "prompt"),
+        Spoken(start + timedelta(seconds=8), "goodbye", "caller"),
+    ]
     return played
 
 
@@ -68,7 +83,7 @@ def test_recording_metadata_describes_the_played_recording(serve):
         "status": "completed",
         "duration_seconds": 7,
         "format": "wav",
-        "size_bytes": 44 + 7 * 8000,
+        "size_bytes": 44 + 7 * 16000,
         "media_url": f"{server.url}/v1/recordings/rec_ok/media",
         "created_at": "2026-05-29T12:00:00Z",
         "completed_at": None,
@@ -91,13 +106,13 @@ def test_media_is_a_wav_of_the_recordings_length(serve):
 @pytest.mark.parametrize(
     ("header", "status", "content_range", "length"),
     [
-        ("bytes=0-9", 206, "bytes 0-9/56044", 10),
-        ("bytes=56000-", 206, "bytes 56000-56043/56044", 44),
-        ("bytes=-4", 206, "bytes 56040-56043/56044", 4),
-        ("bytes=50000-99999999", 206, "bytes 50000-56043/56044", 6044),
-        ("bytes=99999999-", 416, "bytes */56044", 0),
-        ("bytes=9-1", 416, "bytes */56044", 0),
-        ("pages=1-2", 416, "bytes */56044", 0),
+        ("bytes=0-9", 206, "bytes 0-9/112044", 10),
+        ("bytes=112000-", 206, "bytes 112000-112043/112044", 44),
+        ("bytes=-4", 206, "bytes 112040-112043/112044", 4),
+        ("bytes=100000-99999999", 206, "bytes 100000-112043/112044", 12044),
+        ("bytes=99999999-", 416, "bytes */112044", 0),
+        ("bytes=9-1", 416, "bytes */112044", 0),
+        ("pages=1-2", 416, "bytes */112044", 0),
     ],
 )
 def test_range_requests_get_the_part_asked_for(serve, header, status, content_range, length):
@@ -216,7 +231,7 @@ def test_fault_truncated_sends_half_of_what_content_length_promised(serve):
     with pytest.raises(http.client.IncompleteRead) as short:
         get(server, "/v1/recordings/rec_ok/media")
 
-    assert len(short.value.partial) == (44 + 7 * 8000) // 2
+    assert len(short.value.partial) == (44 + 7 * 16000) // 2
 
 
 def test_fault_size_mismatch_makes_metadata_disagree_with_the_media(serve):
@@ -247,3 +262,72 @@ def test_fault_at_a_rate_of_0_percent_hits_none(serve):
 def test_a_fault_that_makes_no_sense_is_refused(spec):
     with pytest.raises(ValueError, match="--fault"):
         api.parse_fault(spec)
+
+
+def _loudness(frames: bytes) -> int:
+    """The largest sample's size in 16-bit PCM frames."""
+    samples = memoryview(frames).cast("h")
+    return max((abs(sample) for sample in samples), default=0)
+
+
+def test_media_speaks_what_was_said_where_it_was_said_and_is_silent_elsewhere(serve):
+    server = serve()
+
+    _, body = get(server, "/v1/recordings/rec_ok/media")
+
+    with wave.open(io.BytesIO(body)) as audio:
+        assert audio.getsampwidth() == 2
+        frames = audio.readframes(audio.getnframes())
+    second = 16000  # bytes of one second
+    assert _loudness(frames[: 2 * second]) == 0  # nothing said yet
+    assert _loudness(frames[2 * second : 3 * second]) > 1000  # the greeting
+    assert _loudness(frames[6 * second :]) == 0  # the caller's goodbye came after the stop
+
+
+@pytest.mark.skipif(not voice.can_speak(), reason="needs espeak-ng and sox (make audio-tools)")
+def test_speech_is_espeak_ng_at_a_phone_lines_rate():
+    said = voice.speech(GREETING)
+
+    # Some 0.3 s a word at 8,000 16-bit samples a second: neither a tone nor CD audio.
+    assert 0.8 < len(said) / 16000 < 2.5
+    assert voice.speech(GREETING, "caller") != said
+
+
+def test_registration_keeps_only_the_well_formed_words_heard(serve):
+    server = serve()
+    document = {
+        "call": {"id": "call_2"},
+        "recordings": [
+            {
+                "id": "rec_2",
+                "status": "completed",
+                "duration_seconds": 3,
+                "spoken": [
+                    {"offset_seconds": 1, "text": "kept", "speaker": "caller"},
+                    {"offset_seconds": -1, "text": "before the start"},
+                    {"offset_seconds": "soon", "text": "not a number"},
+                    {"offset_seconds": 1, "text": 42},
+                    "not an object",
+                    {"offset_seconds": 2, "text": "who?", "speaker": "narrator"},
+                ],
+            }
+        ],
+    }
+    server.state.register(document)
+
+    assert server.state.recordings["rec_2"]["spoken"] == [
+        {"offset_seconds": 1.0, "text": "kept", "speaker": "caller"},
+        {"offset_seconds": 2.0, "text": "who?", "speaker": "prompt"},
+    ]
+
+
+def test_fault_not_audio_serves_as_many_bytes_as_promised_that_are_no_wav(serve):
+    server = serve(faults=[api.parse_fault("rec_ok=not-audio")])
+
+    size = json.loads(get(server, "/v1/recordings/rec_ok")[1])["size_bytes"]
+    response, media = get(server, "/v1/recordings/rec_ok/media")
+
+    assert response.status == 200
+    assert len(media) == size
+    with pytest.raises(wave.Error), wave.open(io.BytesIO(media)):
+        pass

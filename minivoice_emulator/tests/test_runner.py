@@ -85,7 +85,7 @@ def test_seed_flow_records_for_as_long_as_the_prompt_takes():
     completed = app.delivered[-1].payload["data"]
     assert completed["duration_seconds"] == 5  # ten words at 0.4 s, rounded up
     assert completed["format"] == "wav"
-    assert completed["size_bytes"] == 44 + 8000 * 5
+    assert completed["size_bytes"] == 44 + 16000 * 5
     assert completed["url"] == "http://api.test/v1/recordings/rec_call_1_1/media"
     assert played.final_status == "completed"
 
@@ -294,3 +294,25 @@ def test_speed_plays_in_real_time_divided_by_it():
     elapsed = time.monotonic() - started
     simulated = (played.ended_at - played.started_at).total_seconds()
     assert simulated / 20 * 0.9 <= elapsed < simulated / 20 + 2
+
+
+def test_prompts_and_the_callers_words_are_kept_with_the_moment_they_were_said():
+    app = ScriptedApp({ANSWER_URL: [SEED_FLOW]})
+
+    played = play(app, caller_says="I want to cancel my appointment")
+
+    prompt, caller = played.spoken
+    assert (prompt.speaker, prompt.text) == ("prompt", SEED_FLOW["actions"][1]["say"]["text"])
+    assert (caller.speaker, caller.text) == ("caller", "I want to cancel my appointment")
+    assert caller.at >= prompt.at + timedelta(seconds=4)  # after the ten-word prompt
+    recording = played.recordings["rec_call_1_1"]
+    assert recording.started_at < prompt.at < caller.at < recording.stopped_at
+    assert recording.duration_seconds == 7  # the prompt's 4 s, the caller's 2.4 s, rounded up
+
+
+def test_a_caller_who_hangs_up_says_nothing():
+    app = ScriptedApp({ANSWER_URL: [SEED_FLOW]})
+
+    played = play(app, "caller-hangs-up", caller_says="hello?")
+
+    assert [spoken.speaker for spoken in played.spoken] == ["prompt"]

@@ -43,7 +43,7 @@ def test_happy_call_prints_its_timeline_and_a_verdict_of_all_matches(app_server)
     assert call.last_step == "Call ended (completed) after: Recording started"
     recording = Recording.objects.get()
     assert (recording.status, recording.format) == (Recording.Status.COMPLETED, "wav")
-    assert recording.size_bytes == 44 + 8000 * recording.duration_seconds
+    assert recording.size_bytes == 44 + 16000 * recording.duration_seconds
     assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"processed"}
     assert not CallProblem.objects.exists()
 
@@ -188,6 +188,15 @@ def test_api_url_tells_the_emulator_of_the_call_and_its_recording(app_server, em
     known = emulator.state.recordings[recording.minivoice_id]
     assert (known["call_id"], known["duration_seconds"]) == (call_id, recording.duration_seconds)
     assert emulator.state.calls[call_id]["status"] == "completed"
+
+
+@pytest.mark.parametrize("words", ["   ", "two\nlines", "x" * 501])
+def test_caller_says_takes_words_on_one_line(app_server, words):
+    with pytest.raises(CommandError, match="--caller-says takes words") as failure:
+        simulate(app_server, "--caller-says", words)
+
+    assert failure.value.returncode == 2
+    assert not WebhookEvent.objects.exists()
 
 
 def test_demo_plays_four_stories_once_on_an_empty_database(app_server):

@@ -5,7 +5,7 @@ import errno
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from minivoice_emulator import api
+from minivoice_emulator import api, voice
 
 DEFAULT_PORT = 8900
 
@@ -78,6 +78,11 @@ class Command(BaseCommand):
             why = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
             raise CommandError(f"Cannot listen on 127.0.0.1:{port}: {why}.", returncode=2) from None
         self.stdout.write(f"MiniVoice emulator API on {server.url} (Ctrl-C to stop)")
+        if not voice.can_speak():
+            self.stderr.write(
+                "espeak-ng or sox is missing (make audio-tools): recordings carry a tone "
+                "where words were said."
+            )
         self.stdout.flush()
         try:
             server.serve_forever()

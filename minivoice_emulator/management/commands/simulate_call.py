@@ -104,6 +104,13 @@ class Command(BaseCommand):
             help="With --flow: call from the flow's first test number (reaches its draft).",
         )
         parser.add_argument(
+            "--caller-says",
+            default="",
+            metavar="WORDS",
+            help="What the caller says while the call is recorded (after the first prompt), "
+            'spoken into the recording\'s audio, e.g. "I want to cancel my appointment".',
+        )
+        parser.add_argument(
             "--speed",
             type=float,
             default=0,
@@ -195,6 +202,11 @@ class Command(BaseCommand):
                 raise _usage(f"--digits takes keypad keys 0-9, * and #, or none (got {digits!r}).")
         digits = ["" if d == NO_DIGITS else d for d in options["digits"]]
         numbers = _numbers_of_flow(options["flow"], draft=options["draft"])
+        caller_says = options["caller_says"].strip()
+        if options["caller_says"] and (
+            not caller_says or not caller_says.isprintable() or len(caller_says) > 500
+        ):
+            raise _usage("--caller-says takes words on one line, at most 500 characters.")
         if not 0 <= options["speed"] <= 1000:
             raise _usage("--speed must be from 0 (as fast as possible) to 1000.")
         if not 1 <= options["calls"] <= 100_000:
@@ -218,6 +230,7 @@ class Command(BaseCommand):
             secret=secret,
             scenario=scenario,
             digits=digits,
+            caller_says=caller_says,
             speed=options["speed"],
             chaos=options["chaos"],
             seed=options["seed"],
