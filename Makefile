@@ -87,9 +87,9 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 
-## worker: a Celery worker and beat, for when CELERY_BROKER_URL is set
+## worker: a Celery worker and beat, for when CELERY_BROKER_URL is set (events and audio)
 worker: $(VENV)/.installed
-	$(VENV)/bin/celery -A minivoice_site worker --beat --loglevel=INFO
+	$(VENV)/bin/celery -A minivoice_site worker --beat -Q celery,recordings --loglevel=INFO
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -33,6 +33,9 @@ ANSWER_URL = "/minivoice/answer/"
 def fast_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MINIVOICE_WEBHOOK_SECRETS = [TEST_SECRET]
+    # No recording's audio is fetched unless a test serves MiniVoice's API (the emulator,
+    # see recordings/tests/conftest.py) and points this at it.
+    settings.MINIVOICE_API_URL = ""
 
 
 @pytest.fixture(autouse=True)

@@ -126,8 +126,34 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Recordings' audio (recordings.storage) goes to Django's default storage: files under
+# MEDIA_ROOT, or an S3-compatible bucket with AUDIO_STORAGE=s3. Never served as public
+# media: support listens through the admin's audio view (recordings.views).
+MEDIA_ROOT = Path(envstr("MEDIA_ROOT") or VAR_DIR / "media")
+AUDIO_STORAGE = envstr("AUDIO_STORAGE", "filesystem")
+if AUDIO_STORAGE == "filesystem":
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif AUDIO_STORAGE == "s3":
+    # django-storages; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or an
+    # instance role), as boto3 finds them.
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": envstr("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": envstr("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": envstr("AWS_S3_REGION_NAME") or None,
+            "default_acl": None,  # the bucket's own policy: private
+            "querystring_auth": True,
+            "querystring_expire": 300,  # a presigned link lives five minutes
+            "file_overwrite": True,  # a recording's key is its own: a retry replaces it
+        },
+    }
+    if not _default_storage["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("AUDIO_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+else:
+    raise ImproperlyConfigured("AUDIO_STORAGE must be filesystem or s3")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -178,6 +204,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 # Publishing happens on MiniVoice's request path (calls.dispatch): never retry there.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = TIME_ZONE
+# Recordings' audio work has a queue of its own, so a slow download never delays the
+# processing of webhook events: run a worker for it (`-Q recordings`).
+CELERY_TASK_ROUTES = {"recordings.tasks.*": {"queue": "recordings"}}
 CELERY_BEAT_SCHEDULE = {
     "requeue-due-events": {"task": "calls.tasks.requeue_due_events", "schedule": 60.0},
     # Problems only time passing can reveal (a recording that never completed, ...).
@@ -242,6 +271,18 @@ MINIVOICE_API_URL = envstr("MINIVOICE_API_URL", "http://127.0.0.1:8900" if DEBUG
 if MINIVOICE_API_URL and not MINIVOICE_API_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured("MINIVOICE_API_URL must be an http:// or https:// URL")
 MINIVOICE_API_KEY = envstr("MINIVOICE_API_KEY", "mv_dev_local_emulator_key" if DEBUG else "")
+# Seconds to wait for MiniVoice's API to connect or send the next bytes.
+MINIVOICE_API_TIMEOUT_SECONDS = envint("MINIVOICE_API_TIMEOUT_SECONDS", 10, minimum=1)
+# Fetching a recording's audio: timeouts and 5xx are retried with back-off for at most
+# this many minutes (and tries), then the recording is marked "audio unavailable".
+MINIVOICE_RECORDING_FETCH_RETRY_MINUTES = envint(
+    "MINIVOICE_RECORDING_FETCH_RETRY_MINUTES", 60, minimum=1
+)
+MINIVOICE_RECORDING_FETCH_MAX_TRIES = envint("MINIVOICE_RECORDING_FETCH_MAX_TRIES", 10, minimum=1)
+# A recording larger than this is refused (an hour of 8 kHz 16-bit audio is 58 MB).
+MINIVOICE_RECORDING_MAX_BYTES = envint(
+    "MINIVOICE_RECORDING_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024
+)
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from functools import partial
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -12,7 +17,29 @@ from calls.console import (
     call_page_inline_register,
     timestamp,
 )
+from recordings.fetching import recordings_fetch_again
 from recordings.models import Recording
+from recordings.work import audio_fetch_send
+
+FETCH_PERMISSION = "recordings.fetch_recording"
+
+
+@admin.action(permissions=["fetch"], description="Fetch the audio again (pending or unavailable)")
+def fetch_audio_again(modeladmin, request: HttpRequest, queryset: QuerySet[Recording]) -> None:
+    pks = recordings_fetch_again(recordings=queryset)
+    if not pks:
+        modeladmin.message_user(
+            request,
+            "Nothing to fetch: the chosen recordings' audio is stored or pruned, or they "
+            "never completed.",
+            messages.WARNING,
+        )
+        return
+    # After commit, and outside the request's transaction: the download is slow I/O.
+    transaction.on_commit(partial(audio_fetch_send, pks))
+    modeladmin.message_user(
+        request, f"Asked for the audio of {len(pks)} recording(s) again.", messages.SUCCESS
+    )
 
 
 class CallFilter(CallIdFilter):
@@ -44,9 +71,10 @@ class RecordingAdmin(ReadOnlyAdmin):
         "format",
         "started",
         "finished",
-        "failure_reason",
+        "audio_shown",
     ]
-    list_filter = ["status", WhenFilter, DateRangeFilter, CallFilter]
+    list_filter = ["status", "audio_state", WhenFilter, DateRangeFilter, CallFilter]
+    actions = [fetch_audio_again]
     list_select_related = ["call"]
     search_fields = ["minivoice_id__exact", "call__minivoice_id__exact"]
     search_help_text = "A recording id or call id, exactly as MiniVoice sent it."
@@ -62,8 +90,29 @@ class RecordingAdmin(ReadOnlyAdmin):
         "format",
         "size_bytes",
         "failure_reason",
+        "audio_state",
+        "audio_error",
+        "audio_tries",
+        "audio_size_bytes",
+        "audio_sha256",
+        "audio_key",
+        "audio_stored_at",
     ]
     readonly_fields = fields
+
+    def has_fetch_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(FETCH_PERMISSION)
+
+    @admin.display(description="Audio", ordering="audio_state")
+    def audio_shown(self, recording: Recording) -> str:
+        """The audio's state; why it is unavailable, or the recording's failure reason."""
+        reason = recording.failure_reason
+        if recording.audio_state == Recording.AudioState.UNAVAILABLE:
+            reason = recording.audio_error
+        label = recording.get_audio_state_display()
+        if recording.status != Recording.Status.COMPLETED:
+            label = "none"
+        return format_html("{}<div class='mv-abs'>{}</div>", label, reason) if reason else label
 
     @admin.display(description="Call", ordering="call__minivoice_id")
     def call_link(self, recording: Recording) -> str:

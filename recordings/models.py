@@ -10,6 +10,15 @@ from calls.protocol import contract
 from calls.recordings_port import RecordingStatus
 
 
+class AudioState(models.TextChoices):
+    """Where a recording's audio stands in our storage (recordings.fetching)."""
+
+    PENDING = "pending", "Pending"  # not fetched yet (or being retried)
+    STORED = "stored", "Stored"
+    UNAVAILABLE = "unavailable", "Audio unavailable"  # gave up; audio_error says why
+    PRUNED = "pruned", "Pruned"  # deleted by retention; the metadata stays
+
+
 class Recording(models.Model):
     """A recording of a call, as far as MiniVoice's events have told us.
 
@@ -18,6 +27,7 @@ class Recording(models.Model):
     """
 
     Status = RecordingStatus  # MiniVoice's recording events, in precedence order
+    AudioState = AudioState
 
     minivoice_id = models.CharField(
         "MiniVoice recording id",
@@ -41,12 +51,33 @@ class Recording(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The audio, as fetched from MiniVoice's API into Django's storage.
+    audio_state = models.CharField(
+        max_length=16, choices=AudioState.choices, default=AudioState.PENDING
+    )
+    audio_key = models.CharField("storage key", max_length=255, blank=True)
+    audio_size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    audio_sha256 = models.CharField("SHA-256", max_length=64, blank=True)
+    audio_error = models.TextField(blank=True, help_text="Why the last try failed.")
+    audio_tries = models.PositiveIntegerField(default=0)
+    audio_first_try_at = models.DateTimeField(null=True, blank=True)
+    # Held by the worker fetching it: another one leaves it alone until this is old.
+    audio_fetching_since = models.DateTimeField(null=True, blank=True)
+    audio_stored_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["call", "created_at"]),
             # The dashboard's outcomes and the list filtered by status, newest first.
             models.Index(fields=["status", "-created_at"], name="recordings_status_idx"),
+            # fetch_recordings' selection and the list filtered by audio, newest first.
+            models.Index(fields=["audio_state", "-created_at"], name="recordings_audio_idx"),
+        ]
+        permissions = [
+            ("listen_recording", "Can listen to a recording's audio"),
+            ("download_recording", "Can download a recording's audio"),
+            ("fetch_recording", "Can ask for a recording's audio to be fetched again"),
         ]
 
     def __str__(self) -> str:

@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
+
+from django.db import transaction
 
 from calls.models import Call
 from calls.protocol import contract
-from recordings.models import Recording
+from recordings.models import AudioState, Recording
+from recordings.work import audio_fetch_send
 
 
 def recording_apply_event(
@@ -23,6 +27,9 @@ def recording_apply_event(
     `locked` holds recordings the caller has locked already (`recordings_locked`); the
     caller saves those, once however many of its events name them. Any other recording
     is saved here.
+
+    A completion asks for the audio to be fetched, after commit (`recordings.work`): once
+    per recording and transaction, and only while its audio is pending.
     """
     recording = (locked or {}).get(recording_id_of(data))
     saved_by_caller = recording is not None
@@ -44,7 +51,18 @@ def recording_apply_event(
         recording.mark_failed(at, reason=contract.text(data.get("reason"), max_length=2000))
     if not saved_by_caller:
         recording.save()
+    if event_type == contract.RECORDING_COMPLETED:
+        _fetch_after_commit(recording)
     return recording
+
+
+def _fetch_after_commit(recording: Recording) -> None:
+    if recording.audio_state != AudioState.PENDING or getattr(recording, "_fetch_asked", False):
+        return
+    recording._fetch_asked = True  # a batch's second completion of it asks nothing more
+    # After commit: the task must find the recording completed, and the download (slow
+    # I/O) must never run inside the batch's transaction.
+    transaction.on_commit(partial(audio_fetch_send, [recording.pk]))
 
 
 _STATUS_OF_EVENT = {

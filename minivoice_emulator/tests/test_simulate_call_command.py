@@ -3,6 +3,7 @@ in-process; see conftest.app_server), judged from the same database."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import threading
@@ -188,6 +189,31 @@ def test_api_url_tells_the_emulator_of_the_call_and_its_recording(app_server, em
     known = emulator.state.recordings[recording.minivoice_id]
     assert (known["call_id"], known["duration_seconds"]) == (call_id, recording.duration_seconds)
     assert emulator.state.calls[call_id]["status"] == "completed"
+
+
+def test_the_app_fetches_the_spoken_audio_the_moment_the_recording_completes(
+    app_server, emulator, settings, tmp_path
+):
+    # The app fetches in-process when recording.completed is processed, before the call
+    # is played to its end: the emulator must know the recording by then.
+    settings.MINIVOICE_API_URL, settings.MINIVOICE_API_KEY = emulator.url, "test-key"
+    settings.MEDIA_ROOT = tmp_path
+
+    simulate(
+        app_server,
+        *("--api-url", emulator.url, "--api-key", "test-key"),
+        *("--caller-says", "I want to cancel my appointment"),
+    )
+
+    recording = Recording.objects.get()
+    served = emulator.state.media(recording.minivoice_id)
+    assert recording.audio_state == Recording.AudioState.STORED
+    assert recording.audio_tries == 1  # found at the first try: no 404 first
+    assert recording.audio_size_bytes == len(served) == recording.size_bytes
+    assert recording.audio_sha256 == hashlib.sha256(served).hexdigest()
+    heard = emulator.state.recordings[recording.minivoice_id]["spoken"]
+    assert [said["speaker"] for said in heard] == ["prompt", "caller"]
+    assert heard[1]["text"] == "I want to cancel my appointment"
 
 
 @pytest.mark.parametrize("words", ["   ", "two\nlines", "x" * 501])

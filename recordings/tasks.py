@@ -1,0 +1,49 @@
+"""Celery tasks of the recordings app, on the `recordings` queue (CELERY_TASK_ROUTES):
+thin wrappers that fetch by id and call a service. Only Celery imports them; the app asks
+for them by name (`recordings.work`).
+
+The fetch task owns its retries: a try that may succeed later is retried with back-off
+until MINIVOICE_RECORDING_FETCH_RETRY_MINUTES or MINIVOICE_RECORDING_FETCH_MAX_TRIES is
+spent, then the audio is marked unavailable with the last reason.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from recordings.fetching import recording_audio_give_up, recording_fetch_audio
+
+# Back-off between tries: 10 s, doubling, at most 4 minutes. Kept under the broker's
+# visibility timeout (5 minutes), past which Redis would hand a waiting retry to a
+# second worker.
+FIRST_RETRY_SECONDS = 10
+MAX_RETRY_SECONDS = 240
+BUSY_RETRY_SECONDS = 60
+
+
+def retry_delay(retries: int) -> int:
+    return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**retries)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def fetch_recording_audio(self, recording_pk: int) -> str:
+    """Fetch a recording's audio into storage; retried with back-off, then given up."""
+    result = recording_fetch_audio(recording_pk=recording_pk)
+    if not result.retryable:
+        return result.state
+    if result.state == "busy":  # another worker holds it; look again once, later
+        if self.request.retries == 0 and not self.request.is_eager:
+            raise self.retry(countdown=BUSY_RETRY_SECONDS)
+        return result.state
+    delay = retry_delay(self.request.retries)
+    window = timedelta(minutes=settings.MINIVOICE_RECORDING_FETCH_RETRY_MINUTES)
+    if (
+        result.tries < settings.MINIVOICE_RECORDING_FETCH_MAX_TRIES
+        and result.tried_for + timedelta(seconds=delay) <= window
+    ):
+        raise self.retry(countdown=delay)
+    recording_audio_give_up(recording_pk=recording_pk, reason=result.error)
+    return "unavailable"

@@ -1,0 +1,49 @@
+"""The recordings app's door to the workers: its tasks asked for by name.
+
+Nothing but Celery imports `recordings.tasks` (an import-linter contract says so). With
+no broker (a laptop, the tests) the named task runs right here, as `calls.dispatch` does
+for events. Send after commit (`transaction.on_commit`), so a task never looks for a row
+that is not there yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from minivoice_site.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
+
+FETCH_RECORDING_AUDIO = "recordings.tasks.fetch_recording_audio"
+QUEUE = "recordings"
+
+
+def audio_fetch_send(recording_pks: Iterable[int]) -> int:
+    """Ask for these recordings' audio to be fetched; how many were asked for.
+
+    Nothing is asked while MINIVOICE_API_URL is unset: there is nowhere to fetch from, and
+    the recordings stay pending for `fetch_recordings` once it is set.
+    """
+    if not settings.MINIVOICE_API_URL:
+        return 0
+    sent = 0
+    for recording_pk in recording_pks:
+        if celery_app.conf.task_always_eager:
+            _run_here(FETCH_RECORDING_AUDIO, recording_pk)
+        else:
+            try:
+                celery_app.send_task(FETCH_RECORDING_AUDIO, args=(recording_pk,), queue=QUEUE)
+            except Exception:  # any broker error: the recording stays pending, logged
+                logger.exception("Could not ask for recording %s's audio", recording_pk)
+                continue
+        sent += 1
+    return sent
+
+
+def _run_here(task_name: str, *args) -> None:
+    if task_name not in celery_app.tasks:
+        celery_app.loader.import_default_modules()  # Celery's autodiscovery of the tasks
+    celery_app.tasks[task_name].apply(args=args)
