@@ -7,7 +7,11 @@ from its `AppConfig.ready()`. What calls may rely on is written here, once:
 
 - the model's rows have `call` (a foreign key to `Call`, reverse name `recordings`),
   `minivoice_id`, `status` (a `RecordingStatus`), `started_at`, `completed_at`,
-  `failed_at`, `duration_seconds`, `failure_reason` and `created_at`;
+  `failed_at`, `duration_seconds`, `failure_reason` and `created_at`; and of their audio,
+  `audio_state` (`pending`, `stored`, `unavailable`, `pruned`), `audio_size_bytes`,
+  `audio_sha256` and `audio_error`. Where a stored recording's audio is heard is the URL
+  named `admin:recordings_recording_audio` (argument: the row's pk), behind its own
+  permission check;
 - `lock_named` and `apply_event` apply a worker's batch of recording events.
 """
 
@@ -45,6 +49,10 @@ class RecordingRow(Protocol):
     duration_seconds: int | None
     failure_reason: str
     created_at: datetime
+    audio_state: str
+    audio_size_bytes: int | None
+    audio_sha256: str
+    audio_error: str
 
 
 @dataclass(frozen=True)

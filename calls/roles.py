@@ -1,5 +1,5 @@
-"""The Support group (reads every call, log and flow in the admin, changes nothing) and the
-Flow editors group (edits and publishes flows).
+"""The Support group (reads every call, log and flow in the admin, listens to recordings,
+changes nothing) and the Flow editors group (edits and publishes flows).
 
 Made after every `migrate` (permissions exist only once their app has migrated), so a new
 instance has it without a manual step, and a model added later joins it on the next
@@ -24,6 +24,8 @@ SUPPORT_CAN_VIEW = {
     ],
     "recordings": ["recording"],
 }
+# What support may do besides reading: listen (downloading and fetching again are not).
+SUPPORT_CAN_ALSO = {"recordings": ["listen_recording"]}
 # Flow editors edit drafts and publish (or roll back); versions are never edited by anyone.
 FLOW_EDITORS_GROUP = "Flow editors"
 FLOW_EDITORS_CAN = [
@@ -45,12 +47,12 @@ def support_group_ensure(*, using: str = "default") -> Group:
     group, _ = Group.objects.using(using).get_or_create(name=SUPPORT_GROUP)
     wanted = [
         (app, f"view_{model}") for app, models in SUPPORT_CAN_VIEW.items() for model in models
-    ]
+    ] + [(app, codename) for app, codenames in SUPPORT_CAN_ALSO.items() for codename in codenames]
     permissions = [
         permission
         for permission in Permission.objects.using(using)
         .select_related("content_type")
-        .filter(content_type__app_label__in=SUPPORT_CAN_VIEW, codename__startswith="view_")
+        .filter(content_type__app_label__in=SUPPORT_CAN_VIEW)
         if (permission.content_type.app_label, permission.codename) in wanted
     ]
     group.permissions.set(permissions)

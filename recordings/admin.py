@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from calls.console import (
@@ -19,6 +19,7 @@ from calls.console import (
 )
 from recordings.fetching import recordings_fetch_again
 from recordings.models import Recording
+from recordings.views import RecordingAudioView
 from recordings.work import audio_fetch_send
 
 FETCH_PERMISSION = "recordings.fetch_recording"
@@ -75,6 +76,7 @@ class RecordingAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "audio_state", WhenFilter, DateRangeFilter, CallFilter]
     actions = [fetch_audio_again]
+    change_form_template = "admin/recordings/recording/change_form.html"
     list_select_related = ["call"]
     search_fields = ["minivoice_id__exact", "call__minivoice_id__exact"]
     search_help_text = "A recording id or call id, exactly as MiniVoice sent it."
@@ -99,6 +101,23 @@ class RecordingAdmin(ReadOnlyAdmin):
         "audio_stored_at",
     ]
     readonly_fields = fields
+
+    def get_urls(self):
+        # The audio, behind the admin's login (staff only) and a permission each.
+        guarded = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/audio/",
+                guarded(RecordingAudioView.as_view()),
+                name="recordings_recording_audio",
+            ),
+            path(
+                "<int:pk>/download/",
+                guarded(RecordingAudioView.as_view(download=True)),
+                name="recordings_recording_download",
+            ),
+            *super().get_urls(),
+        ]
 
     def has_fetch_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(FETCH_PERMISSION)

@@ -53,7 +53,7 @@ def timeline_context(*, call: Call, request: HttpRequest) -> dict:
     timeline = build_timeline(call_id=call.minivoice_id, max_events=MAX_EVENTS)
     return {
         "timeline": timeline,
-        "timeline_html": render_timeline(timeline=timeline, call=call),
+        "timeline_html": render_timeline(timeline=timeline, call=call, request=request),
         "live_url": reverse("admin:calls_call_live", args=[call.pk]) if is_live(call) else "",
         "export_url": reverse("admin:calls_call_timeline_json", args=[call.pk]),
         "poll_every_ms": POLL_EVERY_MS,
@@ -64,7 +64,8 @@ def is_live(call: Call) -> bool:
     return call.status != Call.Status.ENDED
 
 
-def render_timeline(*, timeline: Timeline, call: Call) -> str:
+def render_timeline(*, timeline: Timeline, call: Call, request: HttpRequest) -> str:
+    """The request is the reader's: a recording's player shows only to those who may listen."""
     events_url = reverse("admin:calls_webhookevent_changelist")
     return render_to_string(
         "admin/calls/call/timeline.html",
@@ -77,6 +78,7 @@ def render_timeline(*, timeline: Timeline, call: Call) -> str:
             "has_error": any(problem.severity == "error" for problem in timeline.problems),
             "all_events_url": f"{events_url}?{urlencode({'call_minivoice_id': call.minivoice_id})}",
         },
+        request=request,
     )
 
 
@@ -163,5 +165,8 @@ class TimelineLiveView(_CallView):
         call = self.call(request, pk)
         timeline = build_timeline(call_id=call.minivoice_id, max_events=MAX_EVENTS)
         return JsonResponse(
-            {"live": is_live(call), "html": render_timeline(timeline=timeline, call=call)}
+            {
+                "live": is_live(call),
+                "html": render_timeline(timeline=timeline, call=call, request=request),
+            }
         )

@@ -1,4 +1,5 @@
-"""The Support group: made by migrate, reads everything, changes, deletes and replays nothing."""
+"""The Support group: made by migrate, reads everything and listens to recordings; changes,
+deletes, replays and downloads nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ VIEW_PERMISSIONS = {
     "calls.view_flowstep",
     "calls.view_flowversion",
     "recordings.view_recording",
+    "recordings.listen_recording",
 }
 
 
@@ -30,7 +32,7 @@ def _codes(group: Group) -> set[str]:
     }
 
 
-def test_migrate_leaves_a_support_group_that_may_only_view(db):
+def test_migrate_leaves_a_support_group_that_may_only_view_and_listen(db):
     # The test database was built by migrate: the group is there without any set-up step.
     assert _codes(Group.objects.get(name=SUPPORT_GROUP)) == VIEW_PERMISSIONS
 
@@ -38,6 +40,7 @@ def test_migrate_leaves_a_support_group_that_may_only_view(db):
 def test_making_the_group_again_restores_exactly_the_view_permissions(db):
     group = Group.objects.get(name=SUPPORT_GROUP)
     group.permissions.add(Permission.objects.get(codename="replay_webhookevent"))
+    group.permissions.add(Permission.objects.get(codename="download_recording"))
     group.permissions.remove(Permission.objects.get(codename="view_call"))
 
     support_group_ensure()

@@ -1,0 +1,80 @@
+"""A recording's audio for staff: listened to (inline) or downloaded, behind the admin's
+login and a permission each, never from a public media URL. Range requests are honoured
+(206 with Content-Range), so a player can seek; Safari will not play without them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.views import View
+
+from recordings import storage
+from recordings.models import AudioState, Recording
+from recordings.ranges import Unsatisfiable, byte_range
+
+LISTEN_PERMISSION = "recordings.listen_recording"
+DOWNLOAD_PERMISSION = "recordings.download_recording"
+CHUNK_BYTES = 64 * 1024
+
+
+class RecordingAudioView(View):
+    """`download=False`: to listen (Support may); True: to keep (Support may not)."""
+
+    download = False
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not request.user.has_perm(DOWNLOAD_PERMISSION if self.download else LISTEN_PERMISSION):
+            raise PermissionDenied
+        recording = get_object_or_404(Recording, pk=pk)
+        if recording.audio_state != AudioState.STORED or not recording.audio_key:
+            state = recording.get_audio_state_display().lower()
+            return _not_here(f"This recording's audio is not stored here ({state}).")
+        try:
+            return audio_response(request, recording, attachment=self.download)
+        except OSError:  # gone from storage behind our back: say so, never a 500
+            return _not_here("This recording's audio is missing from storage.")
+
+
+def _not_here(message: str) -> HttpResponse:
+    return HttpResponse(message, status=404, content_type="text/plain; charset=utf-8")
+
+
+def audio_response(request: HttpRequest, recording: Recording, *, attachment: bool) -> HttpResponse:
+    audio = storage.audio_open(recording.audio_key)
+    total = audio.size
+    try:
+        span = byte_range(request.headers.get("Range", ""), total)
+    except Unsatisfiable:
+        audio.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{total}"
+        return response
+    start, end = span or (0, total - 1)
+    response = StreamingHttpResponse(
+        _chunks(audio, start, end - start + 1),
+        status=206 if span else 200,
+        content_type=storage.content_type(recording.audio_key),
+    )
+    response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    if span:
+        response["Content-Range"] = f"bytes {start}-{end}/{total}"
+    name = recording.audio_key.rsplit("/", 1)[-1]
+    response["Content-Disposition"] = (
+        f'{"attachment" if attachment else "inline"}; filename="{name}"'
+    )
+    return response
+
+
+def _chunks(audio, start: int, length: int) -> Iterator[bytes]:
+    """The bytes asked for, a chunk at a time; the file is closed when the response is."""
+    try:
+        audio.seek(start)
+        while length > 0 and (chunk := audio.read(min(CHUNK_BYTES, length))):
+            length -= len(chunk)
+            yield chunk
+    finally:
+        audio.close()
