@@ -200,7 +200,7 @@ def test_recording_that_failed_then_completed_prints_no_failure_reason(deliver):
     document = json.loads(timeline("call_123", "--json"))
 
     [recording_line] = [line for line in text.splitlines() if "rec_call_123:" in line]
-    assert recording_line.strip() == "rec_call_123: Completed, 27s"
+    assert recording_line.strip() == "rec_call_123: Completed, 27s, audio pending"
     assert "reason" not in recording_line
     [recording] = document["recordings"]
     assert recording["status"] == "completed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
 
 from calls.models import Call
 from calls.recordings_port import RecordingRow
@@ -69,7 +70,19 @@ def _recording_json(recording: RecordingRow) -> dict:
         "format": recording.format,
         "size_bytes": recording.size_bytes,
         "failure_reason": recording.failure_reason,
+        "audio_state": recording.audio_state,
+        "audio_size_bytes": recording.audio_size_bytes,
+        "audio_sha256": recording.audio_sha256 or None,
+        "audio_error": recording.audio_error or None,
+        "audio_url": _audio_url(recording),
     }
+
+
+def _audio_url(recording: RecordingRow) -> str | None:
+    """Where staff with the permission listen (a path on this app), once it is stored."""
+    if recording.audio_state != "stored" or recording.pk is None:
+        return None
+    return reverse("admin:recordings_recording_audio", args=[recording.pk])
 
 
 def _entry_json(entry: Entry) -> dict:

@@ -100,9 +100,20 @@ class Command(BaseCommand):
                 details.append(f"{recording.duration_seconds}s")
             if recording.status == recording.Status.FAILED and recording.failure_reason:
                 details.append(f"reason: {recording.failure_reason}")
+            if recording.status == recording.Status.COMPLETED:
+                details.append(_audio(recording))
             self.stdout.write(f"  {recording}: {', '.join(details)}")
         if not recordings:
             self.stdout.write("  (none)")
+
+
+def _audio(recording) -> str:
+    """The audio as support reads it (the port's audio fields)."""
+    if recording.audio_state == "stored":
+        return f"audio stored ({recording.audio_size_bytes} bytes, sha256 {recording.audio_sha256})"
+    if recording.audio_state == "unavailable":
+        return f"audio unavailable: {recording.audio_error}"
+    return f"audio {recording.audio_state}"
 
 
 def _line(entry: Entry, timeline: Timeline) -> str:
