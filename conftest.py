@@ -36,6 +36,9 @@ def fast_settings(settings):
     # No recording's audio is fetched unless a test serves MiniVoice's API (the emulator,
     # see recordings/tests/conftest.py) and points this at it.
     settings.MINIVOICE_API_URL = ""
+    # Transcribing takes a second of CPU per few seconds of audio: only the transcript
+    # tests turn it on.
+    settings.MINIVOICE_TRANSCRIBE = False
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,13 @@ from its `AppConfig.ready()`. What calls may rely on is written here, once:
 
 - the model's rows have `call` (a foreign key to `Call`, reverse name `recordings`),
   `minivoice_id`, `status` (a `RecordingStatus`), `started_at`, `completed_at`,
-  `failed_at`, `duration_seconds`, `failure_reason` and `created_at`; and of their audio,
+  `failed_at`, `duration_seconds`, `failure_reason` and `created_at`; of their audio,
   `audio_state` (`pending`, `stored`, `unavailable`, `pruned`), `audio_size_bytes`,
-  `audio_sha256` and `audio_error`. Where a stored recording's audio is heard is the URL
-  named `admin:recordings_recording_audio` (argument: the row's pk), behind its own
-  permission check;
+  `audio_sha256` and `audio_error`; of what was said, `transcript_state` (`pending`,
+  `done`, `failed`, `off`), `transcript` (text, card-like digits masked),
+  `transcript_segments` (`start_seconds`, `end_seconds`, `text`) and `transcript_error`.
+  A stored recording's audio is heard at the URL named `admin:recordings_recording_audio`
+  (argument: the row's pk), behind its own permission check;
 - `lock_named` and `apply_event` apply a worker's batch of recording events.
 """
 
@@ -53,6 +55,10 @@ class RecordingRow(Protocol):
     audio_size_bytes: int | None
     audio_sha256: str
     audio_error: str
+    transcript_state: str
+    transcript: str
+    transcript_segments: list
+    transcript_error: str
 
 
 @dataclass(frozen=True)

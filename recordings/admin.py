@@ -74,12 +74,21 @@ class RecordingAdmin(ReadOnlyAdmin):
         "finished",
         "audio_shown",
     ]
-    list_filter = ["status", "audio_state", WhenFilter, DateRangeFilter, CallFilter]
+    list_filter = [
+        "status",
+        "audio_state",
+        "transcript_state",
+        WhenFilter,
+        DateRangeFilter,
+        CallFilter,
+    ]
     actions = [fetch_audio_again]
     change_form_template = "admin/recordings/recording/change_form.html"
     list_select_related = ["call"]
-    search_fields = ["minivoice_id__exact", "call__minivoice_id__exact"]
-    search_help_text = "A recording id or call id, exactly as MiniVoice sent it."
+    search_fields = ["minivoice_id__exact", "call__minivoice_id__exact", "transcript"]
+    search_help_text = (
+        'A recording id or call id, exactly as MiniVoice sent it, or words said ("cancel").'
+    )
     show_facets = admin.ShowFacets.NEVER
     fields = [
         "minivoice_id",
@@ -99,6 +108,9 @@ class RecordingAdmin(ReadOnlyAdmin):
         "audio_sha256",
         "audio_key",
         "audio_stored_at",
+        "transcript_state",
+        "transcript",
+        "transcript_error",
     ]
     readonly_fields = fields
 

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from recordings import minivoice_api, storage
 from recordings.minivoice_api import FetchError
-from recordings.models import AudioState, Recording
+from recordings.models import AudioState, Recording, TranscriptState
+from recordings.work import transcript_send
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,13 @@ def recording_fetch_audio(*, recording_pk: int) -> FetchResult:
         audio_error="",
         audio_fetching_since=None,
         audio_stored_at=timezone.now(),
+        transcript_state=TranscriptState.PENDING
+        if settings.MINIVOICE_TRANSCRIBE
+        else TranscriptState.OFF,
     )
     logger.info("Stored recording %s's audio: %s bytes", recording.minivoice_id, size)
+    if settings.MINIVOICE_TRANSCRIBE:
+        transcript_send(recording.pk)  # no transaction is open here: the row is committed
     return FetchResult(AudioState.STORED, tries=tries, tried_for=tried_for)
 
 

@@ -19,6 +19,15 @@ class AudioState(models.TextChoices):
     PRUNED = "pruned", "Pruned"  # deleted by retention; the metadata stays
 
 
+class TranscriptState(models.TextChoices):
+    """Where a recording's transcript stands (recordings.transcribing)."""
+
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"  # transcript_error says why (not audio, no model…)
+    OFF = "off", "Off"  # MINIVOICE_TRANSCRIBE=false when the audio was stored
+
+
 class Recording(models.Model):
     """A recording of a call, as far as MiniVoice's events have told us.
 
@@ -28,6 +37,7 @@ class Recording(models.Model):
 
     Status = RecordingStatus  # MiniVoice's recording events, in precedence order
     AudioState = AudioState
+    TranscriptState = TranscriptState
 
     minivoice_id = models.CharField(
         "MiniVoice recording id",
@@ -64,6 +74,17 @@ class Recording(models.Model):
     # Held by the worker fetching it: another one leaves it alone until this is old.
     audio_fetching_since = models.DateTimeField(null=True, blank=True)
     audio_stored_at = models.DateTimeField(null=True, blank=True)
+
+    # What was said, transcribed offline once the audio is stored; digit runs of 12 or
+    # more are masked before it is kept.
+    transcript_state = models.CharField(
+        max_length=16, choices=TranscriptState.choices, default=TranscriptState.PENDING
+    )
+    transcript = models.TextField(blank=True)
+    # [{"start_seconds", "end_seconds", "text"}], in order.
+    transcript_segments = models.JSONField(default=list, blank=True)
+    transcript_error = models.TextField(blank=True)
+    transcribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

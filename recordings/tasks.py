@@ -15,6 +15,7 @@ from celery import shared_task
 from django.conf import settings
 
 from recordings.fetching import recording_audio_give_up, recording_fetch_audio
+from recordings.transcribing import recording_transcribe
 
 # Back-off between tries: 10 s, doubling, at most 4 minutes. Kept under the broker's
 # visibility timeout (5 minutes), past which Redis would hand a waiting retry to a
@@ -47,3 +48,9 @@ def fetch_recording_audio(self, recording_pk: int) -> str:
         raise self.retry(countdown=delay)
     recording_audio_give_up(recording_pk=recording_pk, reason=result.error)
     return "unavailable"
+
+
+@shared_task(acks_late=True)
+def transcribe_recording(recording_pk: int) -> str:
+    """Transcribe a stored recording; a failure is kept on it, never retried blindly."""
+    return recording_transcribe(recording_pk=recording_pk)

@@ -18,6 +18,7 @@ from minivoice_site.celery import app as celery_app
 logger = logging.getLogger(__name__)
 
 FETCH_RECORDING_AUDIO = "recordings.tasks.fetch_recording_audio"
+TRANSCRIBE_RECORDING = "recordings.tasks.transcribe_recording"
 QUEUE = "recordings"
 
 
@@ -41,6 +42,17 @@ def audio_fetch_send(recording_pks: Iterable[int]) -> int:
                 continue
         sent += 1
     return sent
+
+
+def transcript_send(recording_pk: int) -> None:
+    """Ask for a stored recording's audio to be transcribed."""
+    if celery_app.conf.task_always_eager:
+        _run_here(TRANSCRIBE_RECORDING, recording_pk)
+        return
+    try:
+        celery_app.send_task(TRANSCRIBE_RECORDING, args=(recording_pk,), queue=QUEUE)
+    except Exception:  # any broker error: the transcript stays pending, logged
+        logger.exception("Could not ask for recording %s's transcript", recording_pk)
 
 
 def _run_here(task_name: str, *args) -> None:

@@ -75,6 +75,10 @@ def _recording_json(recording: RecordingRow) -> dict:
         "audio_sha256": recording.audio_sha256 or None,
         "audio_error": recording.audio_error or None,
         "audio_url": _audio_url(recording),
+        "transcript_state": recording.transcript_state,
+        "transcript": recording.transcript or None,
+        "transcript_segments": recording.transcript_segments,
+        "transcript_error": recording.transcript_error or None,
     }
 
 

@@ -198,6 +198,7 @@ def test_the_app_fetches_the_spoken_audio_the_moment_the_recording_completes(
     # is played to its end: the emulator must know the recording by then.
     settings.MINIVOICE_API_URL, settings.MINIVOICE_API_KEY = emulator.url, "test-key"
     settings.MEDIA_ROOT = tmp_path
+    settings.MINIVOICE_TRANSCRIBE = True
 
     simulate(
         app_server,
@@ -214,6 +215,10 @@ def test_the_app_fetches_the_spoken_audio_the_moment_the_recording_completes(
     heard = emulator.state.recordings[recording.minivoice_id]["spoken"]
     assert [said["speaker"] for said in heard] == ["prompt", "caller"]
     assert heard[1]["text"] == "I want to cancel my appointment"
+    # Transcribed offline from the spoken WAV: the greeting, then the caller.
+    assert recording.transcript_state == "done"
+    assert "thank you for calling" in recording.transcript.lower()
+    assert "cancel my appointment" in recording.transcript.lower()
 
 
 @pytest.mark.parametrize("words", ["   ", "two\nlines", "x" * 501])
