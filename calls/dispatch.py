@@ -68,7 +68,7 @@ def send_events(event_ids: Iterable[int], *, force_wake: bool = False) -> bool:
     not take the wake-up (they stay pending for the sweep)."""
     if celery_app.conf.task_always_eager:
         for event_id in event_ids:
-            _run_here(PROCESS_WEBHOOK_EVENT, event_id)
+            run_here(PROCESS_WEBHOOK_EVENT, event_id)
         return True
     return wake_workers(force=force_wake, event_ids=event_ids)
 
@@ -77,7 +77,7 @@ def send_problem_alerts(problem_ids: list[int]) -> None:
     """Hand new problems to the alert task (run here in in-process mode). The caller
     sends after commit; a broker that is away loses only the alert, logged."""
     if celery_app.conf.task_always_eager:
-        _run_here(SEND_PROBLEM_ALERTS, problem_ids)
+        run_here(SEND_PROBLEM_ALERTS, problem_ids)
         return
     try:
         celery_app.send_task(SEND_PROBLEM_ALERTS, args=(problem_ids,))
@@ -85,9 +85,9 @@ def send_problem_alerts(problem_ids: list[int]) -> None:
         logger.exception("Could not send the alerts for problems %s", problem_ids)
 
 
-def _run_here(task_name: str, *args) -> None:
+def run_here(task_name: str, *args) -> None:
     """In-process mode: run the named task now, as a worker would (`apply` keeps its
-    exceptions in its result, as a worker keeps them in its log)."""
+    exceptions in its result, as a worker keeps them in its log). Any app's tasks."""
     with _registering:
         # Celery's autodiscovery, once per process. Under the lock: a second thread that
         # looked while the first was still importing the tasks would find none.

@@ -1,8 +1,9 @@
 """The recordings app's door to the workers: its tasks asked for by name.
 
 Nothing but Celery imports `recordings.tasks` (an import-linter contract says so). With
-no broker (a laptop, the tests) the named task runs right here, as `calls.dispatch` does
-for events. Send after commit (`transaction.on_commit`), so a task never looks for a row
+no broker (a laptop, the tests) the named task runs right here, through
+`calls.dispatch.run_here`, whose one lock keeps Celery's autodiscovery from racing
+itself between apps and threads. Send after commit (`transaction.on_commit`), so a task never looks for a row
 that is not there yet.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
+from calls.dispatch import run_here
 from minivoice_site.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ def audio_fetch_send(recording_pks: Iterable[int]) -> int:
     sent = 0
     for recording_pk in recording_pks:
         if celery_app.conf.task_always_eager:
-            _run_here(FETCH_RECORDING_AUDIO, recording_pk)
+            run_here(FETCH_RECORDING_AUDIO, recording_pk)
         else:
             try:
                 celery_app.send_task(FETCH_RECORDING_AUDIO, args=(recording_pk,), queue=QUEUE)
@@ -47,15 +49,9 @@ def audio_fetch_send(recording_pks: Iterable[int]) -> int:
 def transcript_send(recording_pk: int) -> None:
     """Ask for a stored recording's audio to be transcribed."""
     if celery_app.conf.task_always_eager:
-        _run_here(TRANSCRIBE_RECORDING, recording_pk)
+        run_here(TRANSCRIBE_RECORDING, recording_pk)
         return
     try:
         celery_app.send_task(TRANSCRIBE_RECORDING, args=(recording_pk,), queue=QUEUE)
     except Exception:  # any broker error: the transcript stays pending, logged
         logger.exception("Could not ask for recording %s's transcript", recording_pk)
-
-
-def _run_here(task_name: str, *args) -> None:
-    if task_name not in celery_app.tasks:
-        celery_app.loader.import_default_modules()  # Celery's autodiscovery of the tasks
-    celery_app.tasks[task_name].apply(args=args)
