@@ -73,6 +73,7 @@ def run_load(
     server_pid: int,
     delay_ms: float = 0,
     workdir: Path,
+    call_id: str = "",
 ) -> LoadResult:
     """Load `url` with `connections` for `seconds`, each request signed and unique."""
     count = pool_size(seconds=seconds, connections=connections, ceiling_rps=ceiling_rps)
@@ -80,7 +81,10 @@ def run_load(
         pool = Path(handle.name)
     try:
         signing.write_pool(
-            pool, signing.signed_requests(kind=kind, count=count, secret=secret, run=run_id)
+            pool,
+            signing.signed_requests(
+                kind=kind, count=count, secret=secret, run=run_id, call_id=call_id
+            ),
         )
         command = [
             "wrk", "--latency", "--threads", str(min(WRK_THREADS, connections)),

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from bench import processes
 
@@ -57,3 +58,76 @@ def measure_and_save(
     show(results)
     save_results(results, folder=folder, name=f"{command}-{stamp}.json")
     return 0
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _ratio(value) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def print_table(results: dict) -> None:
+    table = Table(title="MiniVoice benchmark (median of rounds; ratios: median of per-round)")
+    for column in ("figure", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx",
+                   "req/s vs ref", "p99 vs ref", "spread", "wrk CPU"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for key, figure in results["summary"].items():
+        endpoint, connections = key.split("@")
+        table.add_row(
+            endpoint,
+            connections,
+            f"{figure['rps']:.0f}",
+            _ms(figure["p50_ms"]),
+            _ms(figure["p99_ms"]),
+            f"{figure['non2xx_share']:.2%}"
+            + (f" +{figure['socket_errors']} socket errors" if figure["socket_errors"] else ""),
+            _ratio(figure.get("rps_ratio")),
+            _ratio(figure.get("p99_ratio")),
+            "-" if figure["rps_spread"] is None else f"{figure['rps_spread']:.0%}",
+            f"{figure['wrk_cpu_share_max']:.0%}",
+        )
+    work = results["processing"]
+    table.add_section()
+    table.add_row(
+        "processing: events/s, one worker", "", _ms(work["events_per_second"]), "", "", "",
+        "", "", "", "",
+    )  # fmt: skip
+    lag = work["lag"]
+    run = work["lag_run"]
+    table.add_row(
+        f"receipt→processed lag at {run['rps']:.0f} req/s (target {work['target_rps']:.0f}), "
+        f"{run['seconds']:.0f}s",
+        str(run["connections"]),
+        f"{run['rps']:.0f}",
+        _ms(lag["p50_ms"]),
+        _ms(lag["p99_ms"]),
+        f"{run['non2xx_share']:.2%}",
+        "",
+        "",
+        "",
+        f"{run['wrk_cpu_share']:.0%}",
+    )
+    table.add_row(
+        f"backlog grows: {'YES' if work['backlog_grows'] else 'no'} "
+        f"({work['backlog_slope_per_s']:+.1f} events/s); unprocessed after the wait: "
+        f"{lag['unprocessed']} (their lag so far is counted: a lower bound)",
+        "", "", "", "", "", "", "", "", "",
+    )  # fmt: skip
+    console.print(table)
+
+
+def print_profile(found: dict) -> None:
+    """Share of py-spy's samples inside each suspect, per endpoint: wall (busy threads,
+    waiting on PostgreSQL included) and GIL (Python's own CPU)."""
+    table = Table(title="Where gunicorn's workers spend their time (share of samples)")
+    table.add_column("inside", justify="left")
+    names = list(found)
+    for name in names:
+        table.add_column(name, justify="right")
+    for suspect in next(iter(found.values()))["suspects"]:
+        table.add_row(suspect, *(f"{found[n]['suspects'][suspect]:.0%}" for n in names))
+    table.add_row("samples", *(str(found[n]["samples"]) for n in names))
+    table.add_row("req/s while sampled", *(f"{found[n]['rps_while_profiled']:.0f}" for n in names))
+    console.print(table)

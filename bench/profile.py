@@ -107,7 +107,8 @@ def record(*, pid: int, seconds: int, output: Path, gil: bool) -> Counter:
 def profile_endpoints(*, load, server_pid: int, output: Path, stamp: str) -> dict:
     """Load each project endpoint at 32 connections while py-spy samples the workers."""
     found = {}
-    for endpoint, gil in [(e, g) for e in ("webhook", "answer", "reference") for g in (0, 1)]:
+    endpoints = ("webhook", "answer", "follow_up", "reference")
+    for endpoint, gil in [(e, g) for e in endpoints for g in (0, 1)]:
         name = f"{endpoint}-{'gil' if gil else 'wall'}"
         path = output / f"{stamp}-profile-{name}.txt"
         holder: dict = {}

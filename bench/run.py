@@ -27,10 +27,10 @@ from pathlib import Path
 import psycopg
 from rich.table import Table
 
-from bench import processes, processing, profile, stats
+from bench import follow_up, processes, processing, profile, stats
 from bench.cpu import machine_busy_ticks
 from bench.load import HarnessError, LoadResult, run_load
-from bench.output import ARTIFACTS, console, utc_stamp
+from bench.output import ARTIFACTS, console, print_profile, print_table, utc_stamp
 from bench.reference import _CREATE as REFERENCE_TABLE_SQL
 from bench.signing import new_secret
 
@@ -39,8 +39,9 @@ ENDPOINTS = {
     "reference": ("/bench/reference/", "webhook"),
     "webhook": ("/minivoice/webhooks/", "webhook"),
     "answer": ("/minivoice/answer/", "answer"),
+    "follow_up": ("", "follow_up"),  # the path is the collect url of `follow_up.open_call`
 }
-PROJECT_ENDPOINTS = ("webhook", "answer")
+PROJECT_ENDPOINTS = ("webhook", "answer", "follow_up")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,17 +204,21 @@ def measure(options, *, logs: Path) -> dict:
             database_url=database_url, broker_url=broker_url, secret=secret
         )
         processes.manage("migrate", "--noinput", env=env)
+        processes.manage("flows", "import", str(follow_up.FLOW_FILE), "--publish", env=env)
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(REFERENCE_TABLE_SQL["postgresql"])
         server = stack.enter_context(processes.gunicorn(env=env, workdir=logs))
         results["gunicorn_command"] = " ".join(server.command)
         results["gunicorn_conf"] = (processes.ROOT / "gunicorn.conf.py").exists()
         counter = iter(range(10_000))
+        asked_again = follow_up.open_call(base_url=server.base_url, secret=secret, run=session)
 
         def load(
             endpoint: str, connections: int, seconds: float, *, ceiling_rps=None, **extra
         ) -> LoadResult:
             path, kind = ENDPOINTS[endpoint]
+            if kind == "follow_up":
+                path, extra["call_id"] = asked_again.path, asked_again.call_id
             return run_load(
                 url=server.base_url + path,
                 endpoint=endpoint,
@@ -421,76 +426,3 @@ def _drop_queued_messages(broker_url: str, *, queue: str = "celery") -> int:
     if selected != b"+OK" or not deleted.startswith(b":") or not flag.startswith(b":"):
         raise HarnessError(f"could not empty the benchmark's Celery queue: {answer!r}")
     return int(deleted[1:].strip() or 0)
-
-
-def _ms(value) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-def _ratio(value) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def print_table(results: dict) -> None:
-    table = Table(title="MiniVoice benchmark (median of rounds; ratios: median of per-round)")
-    for column in ("figure", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx",
-                   "req/s vs ref", "p99 vs ref", "spread", "wrk CPU"):  # fmt: skip
-        table.add_column(column, justify="left" if column == "figure" else "right")
-    for key, figure in results["summary"].items():
-        endpoint, connections = key.split("@")
-        table.add_row(
-            endpoint,
-            connections,
-            f"{figure['rps']:.0f}",
-            _ms(figure["p50_ms"]),
-            _ms(figure["p99_ms"]),
-            f"{figure['non2xx_share']:.2%}"
-            + (f" +{figure['socket_errors']} socket errors" if figure["socket_errors"] else ""),
-            _ratio(figure.get("rps_ratio")),
-            _ratio(figure.get("p99_ratio")),
-            "-" if figure["rps_spread"] is None else f"{figure['rps_spread']:.0%}",
-            f"{figure['wrk_cpu_share_max']:.0%}",
-        )
-    work = results["processing"]
-    table.add_section()
-    table.add_row(
-        "processing: events/s, one worker", "", _ms(work["events_per_second"]), "", "", "",
-        "", "", "", "",
-    )  # fmt: skip
-    lag = work["lag"]
-    run = work["lag_run"]
-    table.add_row(
-        f"receipt→processed lag at {run['rps']:.0f} req/s (target {work['target_rps']:.0f}), "
-        f"{run['seconds']:.0f}s",
-        str(run["connections"]),
-        f"{run['rps']:.0f}",
-        _ms(lag["p50_ms"]),
-        _ms(lag["p99_ms"]),
-        f"{run['non2xx_share']:.2%}",
-        "",
-        "",
-        "",
-        f"{run['wrk_cpu_share']:.0%}",
-    )
-    table.add_row(
-        f"backlog grows: {'YES' if work['backlog_grows'] else 'no'} "
-        f"({work['backlog_slope_per_s']:+.1f} events/s); unprocessed after the wait: "
-        f"{lag['unprocessed']} (their lag so far is counted: a lower bound)",
-        "", "", "", "", "", "", "", "", "",
-    )  # fmt: skip
-    console.print(table)
-
-
-def print_profile(found: dict) -> None:
-    """Share of py-spy's samples inside each suspect, per endpoint: wall (busy threads,
-    waiting on PostgreSQL included) and GIL (Python's own CPU)."""
-    table = Table(title="Where gunicorn's workers spend their time (share of samples)")
-    table.add_column("inside", justify="left")
-    names = list(found)
-    for name in names:
-        table.add_column(name, justify="right")
-    for suspect in next(iter(found.values()))["suspects"]:
-        table.add_row(suspect, *(f"{found[n]['suspects'][suspect]:.0%}" for n in names))
-    table.add_row("samples", *(str(found[n]["samples"]) for n in names))
-    table.add_row("req/s while sampled", *(f"{found[n]['rps_while_profiled']:.0f}" for n in names))
-    console.print(table)

@@ -93,7 +93,16 @@ def answer_body(n: int, *, run: str, at: datetime) -> bytes:
     return json.dumps(payload).encode()
 
 
-BODIES = {"webhook": webhook_body, "answer": answer_body}
+def follow_up_body(n: int, *, run: str, at: datetime, call_id: str) -> bytes:
+    """A follow-up answer_url request: call `call_id` again, its caller having pressed 1
+    at the collect (the digits come as `variables.digits`, CONTRACT.md §2)."""
+    payload = json.loads(answer_body(n, run=run, at=at))
+    payload["call"]["id"] = call_id
+    payload["variables"]["digits"] = "1"
+    return json.dumps(payload).encode()
+
+
+BODIES = {"webhook": webhook_body, "answer": answer_body, "follow_up": follow_up_body}
 
 
 @dataclass(frozen=True)
@@ -111,18 +120,26 @@ class SignedRequest:
 
 
 def signed_requests(
-    *, kind: str, count: int, secret: str, run: str, now: datetime | None = None
+    *,
+    kind: str,
+    count: int,
+    secret: str,
+    run: str,
+    now: datetime | None = None,
+    call_id: str = "",
 ) -> Iterator[SignedRequest]:
-    """`count` signed requests of `kind` ("webhook" or "answer"), ids unique to `run`.
+    """`count` signed requests of `kind` ("webhook", "answer", or "follow_up" of the
+    call `call_id`), ids unique to `run`.
 
     webhook-ids are one namespace across both endpoints, so the kind is in the id.
     """
     now = now or datetime.now(tz=UTC)
     timestamp = int(now.timestamp())
     make_body = BODIES[kind]
+    context = {"call_id": call_id} if kind == "follow_up" else {}
     for n in range(count):
         webhook_id = f"msg_{run}_{kind[0]}{n:08d}"
-        body = make_body(n, run=run, at=now)
+        body = make_body(n, run=run, at=now, **context)
         yield SignedRequest(
             webhook_id=webhook_id,
             timestamp=timestamp,

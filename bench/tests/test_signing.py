@@ -20,10 +20,12 @@ def _headers(request: signing.SignedRequest) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("kind", ["webhook", "answer"])
+@pytest.mark.parametrize("kind", ["webhook", "answer", "follow_up"])
 def test_every_pooled_request_passes_the_apps_signature_check(kind):
     secret = signing.new_secret()
-    requests = list(signing.signed_requests(kind=kind, count=12, secret=secret, run="t1"))
+    requests = list(
+        signing.signed_requests(kind=kind, count=12, secret=secret, run="t1", call_id="call_9")
+    )
 
     for request in requests:
         verify_signature(body=request.body, headers=_headers(request), secrets=[secret])
@@ -93,3 +95,13 @@ def test_pool_lines_round_trip_with_the_body_intact(tmp_path):
     lines = pool.read_bytes().splitlines(keepends=True)
     assert written == len(lines) == 30
     assert [signing.read_pool_line(line) for line in lines] == made
+
+
+def test_follow_ups_ask_again_for_one_call_with_the_callers_digits():
+    requests = signing.signed_requests(
+        kind="follow_up", count=20, secret=signing.new_secret(), run="t7", call_id="call_open"
+    )
+
+    bodies = [json.loads(r.body) for r in requests]
+    assert {b["call"]["id"] for b in bodies} == {"call_open"}
+    assert {b["variables"]["digits"] for b in bodies} == {"1"}
