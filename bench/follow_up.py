@@ -1,19 +1,19 @@
-"""The follow-up round's call: a flow with a `collect`, and one call that reached it.
+"""The follow-up round's calls: a flow with a `collect`, and calls that reached it.
 
 With flows, most answer_url requests are a call's second or later: MiniVoice comes back
 to the `collect`'s url with the digits (CONTRACT.md §1, "Step URLs"). Before the rounds,
 the harness publishes a consent IVR (`consent_flow.json`, the issue's example) through
-`manage.py flows import --publish`, as an operator would, and opens one call on it over
-HTTP; its answer's `collect` url (a signed step token) is where every follow-up request
-goes, each with its own webhook-id: the same call asked again, as in production when a
-caller presses keys.
+`manage.py flows import --publish`, as an operator would, and opens `CALLS` calls on it
+over HTTP; each answer's `collect` url (a signed step token) is where that call's
+follow-up requests go, each with its own webhook-id. Many calls rather than one: in
+production a busy line has many callers pressing keys at once, not one caller pressing
+thousands of keys (which would measure the wait on one call's row lock).
 """
 
 from __future__ import annotations
 
 import json
 import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,28 +22,21 @@ from bench import signing
 from bench.load import HarnessError
 
 FLOW_FILE = Path(__file__).with_name("consent_flow.json")
-DIALLED = "+15550199"  # the flow's number, which the answer round's calls dial too
+CALLS = 256  # open calls the follow-up requests take turns on
 
 
-@dataclass(frozen=True)
-class FollowUp:
-    call_id: str
-    path: str  # the collect's url, path and query: where MiniVoice comes back
+def open_calls(*, base_url: str, secret: str, run: str, count: int = CALLS) -> list:
+    """Ask the answer_url for `count` new calls' first actions: their collects' urls.
 
-    def url(self, base_url: str) -> str:
-        return base_url + self.path
-
-
-def open_call(*, base_url: str, secret: str, run: str) -> FollowUp:
-    """Ask the answer_url for a new call's first actions; the collect's url in them.
-
-    HarnessError when the answer has no collect (the flow was not published)."""
-    call_id = f"call_{run}_follow"
-    webhook_id = f"msg_{run}_open"
+    HarnessError when an answer has no collect (the flow was not published)."""
     now = datetime.now(tz=UTC)
-    body = signing.answer_body(0, run=run, at=now).replace(
-        f"call_{run}_0000000".encode(), call_id.encode()
-    )
+    return [_open_call(base_url, secret, run, n, now) for n in range(count)]
+
+
+def _open_call(base_url: str, secret: str, run: str, n: int, now: datetime) -> signing.OpenCall:
+    body = signing.answer_body(n, run=f"{run}open", at=now)
+    call_id = json.loads(body)["call"]["id"]
+    webhook_id = f"msg_{run}_o{n:08d}"
     timestamp = int(now.timestamp())
     request = urllib.request.Request(
         base_url + "/minivoice/answer/",
@@ -65,4 +58,4 @@ def open_call(*, base_url: str, secret: str, run: str) -> FollowUp:
     if not collects or "url" not in collects[0]:
         raise HarnessError(f"the follow-up round's call got no collect url: {answer!r}")
     url = urlsplit(collects[0]["url"])
-    return FollowUp(call_id=call_id, path=f"{url.path}?{url.query}")
+    return signing.OpenCall(call_id=call_id, path=f"{url.path}?{url.query}")

@@ -8,6 +8,7 @@ import resource
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def run_load(
     server_pid: int,
     delay_ms: float = 0,
     workdir: Path,
-    call_id: str = "",
+    calls: Sequence[signing.OpenCall] = (),
 ) -> LoadResult:
     """Load `url` with `connections` for `seconds`, each request signed and unique."""
     count = pool_size(seconds=seconds, connections=connections, ceiling_rps=ceiling_rps)
@@ -82,9 +83,7 @@ def run_load(
     try:
         signing.write_pool(
             pool,
-            signing.signed_requests(
-                kind=kind, count=count, secret=secret, run=run_id, call_id=call_id
-            ),
+            signing.signed_requests(kind=kind, count=count, secret=secret, run=run_id, calls=calls),
         )
         command = [
             "wrk", "--latency", "--threads", str(min(WRK_THREADS, connections)),

@@ -39,7 +39,7 @@ ENDPOINTS = {
     "reference": ("/bench/reference/", "webhook"),
     "webhook": ("/minivoice/webhooks/", "webhook"),
     "answer": ("/minivoice/answer/", "answer"),
-    "follow_up": ("", "follow_up"),  # the path is the collect url of `follow_up.open_call`
+    "follow_up": ("/minivoice/answer/", "follow_up"),  # each request: its call's collect url
 }
 PROJECT_ENDPOINTS = ("webhook", "answer", "follow_up")
 
@@ -211,14 +211,14 @@ def measure(options, *, logs: Path) -> dict:
         results["gunicorn_command"] = " ".join(server.command)
         results["gunicorn_conf"] = (processes.ROOT / "gunicorn.conf.py").exists()
         counter = iter(range(10_000))
-        asked_again = follow_up.open_call(base_url=server.base_url, secret=secret, run=session)
+        asked_again = follow_up.open_calls(base_url=server.base_url, secret=secret, run=session)
 
         def load(
             endpoint: str, connections: int, seconds: float, *, ceiling_rps=None, **extra
         ) -> LoadResult:
             path, kind = ENDPOINTS[endpoint]
             if kind == "follow_up":
-                path, extra["call_id"] = asked_again.path, asked_again.call_id
+                extra["calls"] = asked_again
             return run_load(
                 url=server.base_url + path,
                 endpoint=endpoint,
@@ -282,6 +282,8 @@ def summarise(runs: list[dict], connection_counts: list[int]) -> dict:
         by_endpoint = {e: [r for r in here if r["endpoint"] == e] for e in ENDPOINTS}
         reference = by_endpoint["reference"]
         for endpoint, found in by_endpoint.items():
+            if not found:  # not measured in this run
+                continue
             rps = [r["rps"] for r in found]
             p99 = [r["p99_ms"] for r in found]
             requests = sum(r["requests"] for r in found)

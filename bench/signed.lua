@@ -26,9 +26,12 @@ function init(args)
   local n = 0
   for line in io.lines(pool) do
     if n % nthreads == id then
-      local webhook_id, timestamp, signature, body =
-        line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
-      requests[#requests + 1] = wrk.format("POST", nil, {
+      local webhook_id, timestamp, signature, path, body =
+        line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+      if path == "" then
+        path = nil -- the URL wrk was given
+      end
+      requests[#requests + 1] = wrk.format("POST", path, {
         ["Content-Type"] = "application/json",
         ["webhook-id"] = webhook_id,
         ["webhook-timestamp"] = timestamp,

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +102,14 @@ def follow_up_body(n: int, *, run: str, at: datetime, call_id: str) -> bytes:
     return json.dumps(payload).encode()
 
 
+@dataclass(frozen=True)
+class OpenCall:
+    """A call the app has answered with a collect: where MiniVoice comes back for it."""
+
+    call_id: str
+    path: str  # the collect's url, path and query (a signed step token)
+
+
 BODIES = {"webhook": webhook_body, "answer": answer_body, "follow_up": follow_up_body}
 
 
@@ -111,12 +119,13 @@ class SignedRequest:
     timestamp: int
     signature: str
     body: bytes
+    path: str = ""  # where to send it, path and query; "": the URL wrk was given
 
     def line(self) -> bytes:
         """One line of a pool file: tab-separated, the body last (compact JSON has
-        neither tabs nor newlines)."""
-        head = f"{self.webhook_id}\t{self.timestamp}\t{self.signature}\t".encode()
-        return head + self.body + b"\n"
+        neither tabs nor newlines; a URL's path and query have no tab)."""
+        head = f"{self.webhook_id}\t{self.timestamp}\t{self.signature}\t{self.path}\t"
+        return head.encode() + self.body + b"\n"
 
 
 def signed_requests(
@@ -126,25 +135,32 @@ def signed_requests(
     secret: str,
     run: str,
     now: datetime | None = None,
-    call_id: str = "",
+    calls: Sequence[OpenCall] = (),
 ) -> Iterator[SignedRequest]:
-    """`count` signed requests of `kind` ("webhook", "answer", or "follow_up" of the
-    call `call_id`), ids unique to `run`.
+    """`count` signed requests of `kind` ("webhook", "answer", or "follow_up": each of
+    the open `calls` asked again in turn, at its own step url), ids unique to `run`.
 
     webhook-ids are one namespace across both endpoints, so the kind is in the id.
     """
     now = now or datetime.now(tz=UTC)
     timestamp = int(now.timestamp())
     make_body = BODIES[kind]
-    context = {"call_id": call_id} if kind == "follow_up" else {}
+    if kind == "follow_up" and not calls:
+        raise ValueError("follow-up requests need the calls they ask again")
     for n in range(count):
         webhook_id = f"msg_{run}_{kind[0]}{n:08d}"
-        body = make_body(n, run=run, at=now, **context)
+        path = ""
+        if kind == "follow_up":
+            call = calls[n % len(calls)]
+            body, path = make_body(n, run=run, at=now, call_id=call.call_id), call.path
+        else:
+            body = make_body(n, run=run, at=now)
         yield SignedRequest(
             webhook_id=webhook_id,
             timestamp=timestamp,
             signature=sign(secret=secret, webhook_id=webhook_id, timestamp=timestamp, body=body),
             body=body,
+            path=path,
         )
 
 
@@ -160,5 +176,7 @@ def write_pool(path: Path, requests: Iterator[SignedRequest]) -> int:
 
 def read_pool_line(line: bytes) -> SignedRequest:
     """Parse one pool line back (what the Lua script does), for the tests."""
-    webhook_id, timestamp, signature, body = line.rstrip(b"\n").split(b"\t", 3)
-    return SignedRequest(webhook_id.decode(), int(timestamp), signature.decode(), body)
+    webhook_id, timestamp, signature, path, body = line.rstrip(b"\n").split(b"\t", 4)
+    return SignedRequest(
+        webhook_id.decode(), int(timestamp), signature.decode(), body, path.decode()
+    )

@@ -11,6 +11,11 @@ from standardwebhooks import Webhook
 from bench import signing
 from calls.protocol.signatures import SignatureError, verify_signature
 
+OPEN = [
+    signing.OpenCall("call_a", "/minivoice/answer/?step=aaa%3A1"),
+    signing.OpenCall("call_b", "/minivoice/answer/?step=bbb%3A2"),
+]
+
 
 def _headers(request: signing.SignedRequest) -> dict[str, str]:
     return {
@@ -24,7 +29,7 @@ def _headers(request: signing.SignedRequest) -> dict[str, str]:
 def test_every_pooled_request_passes_the_apps_signature_check(kind):
     secret = signing.new_secret()
     requests = list(
-        signing.signed_requests(kind=kind, count=12, secret=secret, run="t1", call_id="call_9")
+        signing.signed_requests(kind=kind, count=12, secret=secret, run="t1", calls=OPEN)
     )
 
     for request in requests:
@@ -97,11 +102,31 @@ def test_pool_lines_round_trip_with_the_body_intact(tmp_path):
     assert [signing.read_pool_line(line) for line in lines] == made
 
 
-def test_follow_ups_ask_again_for_one_call_with_the_callers_digits():
-    requests = signing.signed_requests(
-        kind="follow_up", count=20, secret=signing.new_secret(), run="t7", call_id="call_open"
+def test_follow_ups_take_turns_on_the_open_calls_each_at_its_own_step_url():
+    requests = list(
+        signing.signed_requests(
+            kind="follow_up", count=20, secret=signing.new_secret(), run="t7", calls=OPEN
+        )
     )
 
-    bodies = [json.loads(r.body) for r in requests]
-    assert {b["call"]["id"] for b in bodies} == {"call_open"}
-    assert {b["variables"]["digits"] for b in bodies} == {"1"}
+    sent = [(json.loads(r.body)["call"]["id"], r.path) for r in requests]
+    assert sent == [(c.call_id, c.path) for c in OPEN] * 10
+    assert {json.loads(r.body)["variables"]["digits"] for r in requests} == {"1"}
+
+
+def test_follow_ups_without_open_calls_are_refused():
+    with pytest.raises(ValueError, match="need the calls"):
+        list(signing.signed_requests(kind="follow_up", count=1, secret="whsec_AA==", run="t8"))
+
+
+def test_a_follow_ups_path_survives_the_pool_line(tmp_path):
+    made = list(
+        signing.signed_requests(
+            kind="follow_up", count=4, secret=signing.new_secret(), run="t9", calls=OPEN
+        )
+    )
+    pool = tmp_path / "pool"
+    signing.write_pool(pool, iter(made))
+
+    lines = pool.read_bytes().splitlines(keepends=True)
+    assert [signing.read_pool_line(line) for line in lines] == made
