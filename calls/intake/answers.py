@@ -24,7 +24,14 @@ from calls.intake.webhook_ids import webhook_id_reused
 from calls.models import AnswerExchange, Call
 from calls.protocol import contract
 from calls.protocol.actions import ensure_valid_json
-from calls.rows import call_and_exchange_insert, call_create_or_lock, insert_row, update_row
+from calls.rows import (
+    call_and_exchange_insert,
+    call_create_or_lock,
+    call_read,
+    follow_up_insert,
+    insert_row,
+    update_row,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +84,17 @@ def _answer_and_log(
                 return exchange
         except IntegrityError:
             pass  # its webhook-id has an exchange: the general path below tells why
-    # A follow-up (the call exists), or the call exists anyway (a redirect of
-    # MiniVoice's own), or the request is a replay, or its webhook-id is an event's, or
-    # the flows changed: lock the call, and answer from what is stored.
+    else:
+        # A follow-up: the call is read, and its exchange and changes written in one
+        # statement if no other request of the call changed it meanwhile (PostgreSQL).
+        stored = call_read(answer.call_id, webhook_id=request.webhook_id)
+        if stored is not None and not stored.webhook_id_is_an_event_s:
+            exchange, _ = _answer(stored.call, request=request, answer=answer, now=now, step=step)
+            if follow_up_insert(stored, exchange):
+                return exchange
+    # A follow-up that could not be written at once, or a first request whose call
+    # exists anyway (a redirect of MiniVoice's own), or a replay, or a webhook-id that is
+    # an event's, or the flows changed: lock the call, and answer from what is stored.
     with transaction.atomic():
         call, used_by_event = call_create_or_lock(
             _new_call(answer, now=now), webhook_id=request.webhook_id

@@ -24,6 +24,7 @@ server does not parse and plan them again on every request. PostgreSQL and SQLit
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import OperationalError, models, transaction
@@ -41,7 +42,9 @@ from calls.rows.fields import (
 from calls.rows.statements import (
     EXCHANGE_CALL,
     call_and_exchange_sql,
+    call_read_sql,
     call_upsert_sql,
+    follow_up_sql,
     insert_sql,
     new_call_sql,
     update_sql,
@@ -154,6 +157,57 @@ def call_and_exchange_insert(
         _stored(call, row, connection)
         exchange.call = call
         insert_row(exchange)
+    return True
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    """A call as read for a follow-up, with what `follow_up_insert` checks."""
+
+    call: Call
+    version: str  # PostgreSQL's xmin of the row read
+    webhook_id_is_an_event_s: bool
+
+
+def call_read(minivoice_id: str, *, webhook_id: str) -> StoredCall | None:
+    """PostgreSQL, outside a transaction: the stored call with this MiniVoice id, or None
+    (no such call, or another database: the general path serves those).
+
+    With `follow_up_insert`, a follow-up (a call's request after a collect or a redirect)
+    is two round trips where BEGIN, the connection check, the locking upsert, the UPDATE,
+    the INSERT and COMMIT were six: most answer_url requests of a flow are follow-ups.
+    The read stores nothing, so it is the request's connection check when it is its
+    first query (`_first_row`).
+    """
+    connection = connection_in_use()
+    if connection.vendor != "postgresql" or not transaction.get_autocommit(using=ALIAS):
+        return None
+    row = _first_row(connection, call_read_sql(), [webhook_id, minivoice_id], repeatable=True)
+    if row is None:
+        return None
+    *values, version, event_has_id = row
+    values = as_the_orm_reads(Call, columns(Call), values, connection)
+    call = Call.from_db(ALIAS, [f.attname for f in columns(Call)], values)
+    return StoredCall(call=call, version=version, webhook_id_is_an_event_s=bool(event_has_id))
+
+
+def follow_up_insert(stored: StoredCall, exchange: AnswerExchange) -> bool:
+    """Store `exchange` and `stored.call` (changed in memory since `call_read`) in one
+    statement; True if stored. Nothing is stored, and False is returned, if the call row
+    changed since it was read (another request of the call got there first) or an
+    exchange has the webhook-id: the caller then takes the general path, which locks the
+    call and answers from what is stored."""
+    connection = connection_in_use()
+    call = stored.call
+    call_params = [f.get_db_prep_save(f.pre_save(call, False), connection) for f in updated(Call)]
+    exchange_params = insert_params(exchange, connection, leave_out=EXCHANGE_CALL)
+    row = _fetch_one(
+        connection, follow_up_sql(), [call.pk, stored.version, *exchange_params, *call_params]
+    )
+    if row is None:
+        return False
+    exchange.call = call
+    _stored(exchange, row[:-1], connection)
     return True
 
 

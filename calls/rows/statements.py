@@ -104,3 +104,40 @@ def call_and_exchange_sql() -> str:
         f"SELECT {_names(returned(Call), 'new_call.')}, "
         f"{_names(returned(AnswerExchange), 'new_exchange.')} FROM new_call, new_exchange"
     )
+
+
+@cache
+def call_read_sql() -> str:
+    """PostgreSQL: a stored call by its MiniVoice id, its row version (`xmin`, which every
+    UPDATE of the row changes), and whether a stored webhook event has the webhook-id
+    given first."""
+    return (
+        f"SELECT {_names(columns(Call), f'{_table(Call)}.')}, {_table(Call)}.xmin::text, "
+        f"{_an_event_has_the_webhook_id()} FROM {_table(Call)} "
+        f"WHERE {_quoted(Call._meta.get_field('minivoice_id').column)} = %s"
+    )
+
+
+@cache
+def follow_up_sql() -> str:
+    """PostgreSQL: a follow-up's exchange INSERTed and its call UPDATEd in one statement,
+    only if the call row is still the version `call_read_sql` read (locked while it is
+    checked: a change committed meanwhile is seen) and no exchange has the webhook-id (a
+    replay); else nothing is written and no row comes back. The row: what the exchange's
+    INSERT returns."""
+    key = _quoted(_primary_key(Call).column)
+    fields = inserted(AnswerExchange)
+    values = ", ".join("unchanged.id" if f is EXCHANGE_CALL else "%s" for f in fields)
+    assignments = ", ".join(f"{_quoted(f.column)} = %s" for f in updated(Call))
+    return (
+        f"WITH unchanged AS (SELECT {key} AS id FROM {_table(Call)} "
+        f"WHERE {key} = %s AND xmin::text = %s FOR UPDATE), "
+        f"new_exchange AS (INSERT INTO {_table(AnswerExchange)} ({_names(fields)}) "
+        f"SELECT {values} FROM unchanged ON CONFLICT DO NOTHING "
+        f"RETURNING {_names(returned(AnswerExchange))}), "
+        f"written AS (UPDATE {_table(Call)} SET {assignments} "
+        f"WHERE {key} = (SELECT id FROM unchanged) AND EXISTS (SELECT 1 FROM new_exchange) "
+        f"RETURNING 1) "
+        f"SELECT {_names(returned(AnswerExchange), 'new_exchange.')}, "
+        f"(SELECT count(*) FROM written) FROM new_exchange"
+    )
