@@ -18,8 +18,9 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from recordings import minivoice_api, storage
-from recordings.minivoice_api import FetchError
+from calls import minivoice_api
+from calls.minivoice_api import FetchError
+from recordings import storage
 from recordings.models import AudioState, Recording, TranscriptState
 from recordings.work import transcript_send
 
