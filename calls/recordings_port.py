@@ -11,7 +11,7 @@ from its `AppConfig.ready()`. What calls may rely on is written here, once:
   not a webhook, said how it ended) and `created_at`; of their audio,
   `audio_state` (`pending`, `stored`, `unavailable`, `pruned`), `audio_size_bytes`,
   `audio_sha256` and `audio_error`; of what was said, `transcript_state` (`pending`,
-  `done`, `failed`, `off`), `transcript` (text, card-like digits masked),
+  `done`, `failed`, `off`, `pruned`), `transcript` (text, card-like digits masked),
   `transcript_segments` (`start_seconds`, `end_seconds`, `text`) and `transcript_error`.
   A stored recording's audio is heard at the URL named `admin:recordings_recording_audio`
   (argument: the row's pk), behind its own permission check;

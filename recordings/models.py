@@ -26,6 +26,7 @@ class TranscriptState(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"  # transcript_error says why (not audio, no model…)
     OFF = "off", "Off"  # MINIVOICE_TRANSCRIBE=false when the audio was stored
+    PRUNED = "pruned", "Pruned"  # deleted by retention (prune_recordings --transcripts)
 
 
 class Recording(models.Model):

@@ -15,6 +15,7 @@ from celery import shared_task
 from django.conf import settings
 
 from recordings.fetching import recording_audio_give_up, recording_fetch_audio
+from recordings.retention import recordings_prune_by_settings
 from recordings.transcribing import recording_transcribe
 
 # Back-off between tries: 10 s, doubling, at most 4 minutes. Kept under the broker's
@@ -54,3 +55,11 @@ def fetch_recording_audio(self, recording_pk: int) -> str:
 def transcribe_recording(recording_pk: int) -> str:
     """Transcribe a stored recording; a failure is kept on it, never retried blindly."""
     return recording_transcribe(recording_pk=recording_pk)
+
+
+@shared_task
+def prune_old_recordings() -> dict:
+    """Run by beat daily when MINIVOICE_PRUNE_RECORDINGS_AFTER is set: old audio (and
+    transcripts, with MINIVOICE_PRUNE_TRANSCRIPTS) deleted, metadata kept."""
+    pruned = recordings_prune_by_settings()
+    return {"audio": pruned.audio, "transcripts": pruned.transcripts}
