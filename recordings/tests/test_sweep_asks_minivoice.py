@@ -188,6 +188,7 @@ def test_the_timeline_says_the_completion_came_from_minivoices_api_not_a_webhook
     assert recording["audio_state"] == "stored"
     [entry] = [entry for entry in document["entries"] if entry["kind"] == "recording"]
     assert "MiniVoice's API said so when asked: no webhook did" in entry["summary"]
+    assert "(3 s) (MiniVoice's API said so: its webhook never came)" in document["story"]
     # No webhook is made up for it: the log holds what MiniVoice delivered, nothing more.
     assert not WebhookEvent.objects.filter(event_type="recording.completed").exists()
 
@@ -278,6 +279,7 @@ def test_the_timeline_says_the_end_came_from_minivoices_api_not_a_webhook(
         "The call ended (completed, after 14 s). MiniVoice's API said so when asked: "
         "no call.completed webhook came."
     )
+    assert "(MiniVoice's API said so: call.completed never came)" in document["story"]
     assert not WebhookEvent.objects.filter(event_type="call.completed").exists()
 
 
