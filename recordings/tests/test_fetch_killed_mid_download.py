@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -98,10 +99,16 @@ def app_env(places, emulator_url) -> dict:
 
 
 def spooled_bytes(pid: int, spool: Path) -> int:
-    """How much of the audio the process holds in its temporary file (0: none yet)."""
+    """How much of the audio the process holds in its temporary file (0: none yet).
+
+    The download's spool is `tempfile.TemporaryFile`: unnamed from the start (O_TMPFILE,
+    `#<inode>`) or unlinked at once (`recording-…`); other temporary files a process may
+    keep there (a Celery pool's) are not it.
+    """
+    spooled = re.compile(rf"{re.escape(str(spool))}/(#\d+|recording-\w+) \(deleted\)")
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
-            if os.readlink(fd).startswith(str(spool)):
+            if spooled.fullmatch(os.readlink(fd)):
                 return fd.stat().st_size
         except FileNotFoundError:  # closed meanwhile
             continue
@@ -281,7 +288,10 @@ def test_a_celery_worker_killed_mid_download_hands_the_task_on_and_it_is_stored(
                 None,
             )
             time.sleep(0.05)
+        time.sleep(0.3)  # let it take in what the emulator sent before the stall
+        held = spooled_bytes(downloading, places["spool"])
         os.kill(downloading, signal.SIGKILL)
+        assert 0 < held < 44 + 16000 * SECONDS_OF_AUDIO  # killed mid-download
         assert files_under(places["media"]) == []
 
         # Within the claim's lease and a little: not a fixed wait of a minute or more.
