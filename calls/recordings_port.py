@@ -7,14 +7,16 @@ from its `AppConfig.ready()`. What calls may rely on is written here, once:
 
 - the model's rows have `call` (a foreign key to `Call`, reverse name `recordings`),
   `minivoice_id`, `status` (a `RecordingStatus`), `started_at`, `completed_at`,
-  `failed_at`, `duration_seconds`, `failure_reason` and `created_at`; of their audio,
+  `failed_at`, `duration_seconds`, `failure_reason`, `status_from_api` (MiniVoice's API,
+  not a webhook, said how it ended) and `created_at`; of their audio,
   `audio_state` (`pending`, `stored`, `unavailable`, `pruned`), `audio_size_bytes`,
   `audio_sha256` and `audio_error`; of what was said, `transcript_state` (`pending`,
-  `done`, `failed`, `off`), `transcript` (text, card-like digits masked),
+  `done`, `failed`, `off`, `pruned`), `transcript` (text, card-like digits masked),
   `transcript_segments` (`start_seconds`, `end_seconds`, `text`) and `transcript_error`.
   A stored recording's audio is heard at the URL named `admin:recordings_recording_audio`
   (argument: the row's pk), behind its own permission check;
-- `lock_named` and `apply_event` apply a worker's batch of recording events.
+- `lock_named` and `apply_event` apply a worker's batch of recording events;
+  `apply_api` what MiniVoice's API said of a recording no webhook finished (the sweep).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class RecordingRow(Protocol):
     failed_at: datetime | None
     duration_seconds: int | None
     failure_reason: str
+    status_from_api: bool
     created_at: datetime
     audio_state: str
     audio_size_bytes: int | None
@@ -70,6 +73,10 @@ class RecordingsPort:
     lock_named: Callable[..., dict[str, Any]]
     # (call=, event_type=, data=, at=, locked=): one recording event applied.
     apply_event: Callable[..., Any]
+    # (call=, info=, now=): what MiniVoice's API said of one of the call's recordings
+    # (a `calls.minivoice_api.RecordingInfo`), applied and noted as learned from the API,
+    # its audio asked for after commit if it completed; True when the recording moved.
+    apply_api: Callable[..., bool]
 
     def rows(self) -> models.QuerySet:
         return self.model._default_manager.all()

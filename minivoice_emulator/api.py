@@ -38,6 +38,8 @@ FAULT_KINDS = {
     "truncated": "the media's body stops halfway, though Content-Length promised it all",
     "size-mismatch": "the metadata's size_bytes does not match the media served",
     "not-audio": "the media is as long as promised, but not a WAV (nor any audio)",
+    "stall-once": "the first download of the media stops halfway for --slow-seconds before "
+    "the rest comes (a worker to kill mid-download); the next ones are whole",
 }
 ID_MAX_LENGTH = 128
 MAX_REGISTRATION_BYTES = 1024 * 1024
@@ -354,9 +356,12 @@ class Handler(BaseHTTPRequestHandler):
         data = state.media(recording_id)
         if fault == "not-audio":
             data = _not_audio(len(data))
-        self._media(data, truncated=fault == "truncated")
+        stall = fault == "stall-once" and state.first_time(recording_id, self.path)
+        self._media(
+            data, truncated=fault == "truncated", stall_seconds=state.slow_seconds if stall else 0
+        )
 
-    def _media(self, data: bytes, *, truncated: bool) -> None:
+    def _media(self, data: bytes, *, truncated: bool, stall_seconds: float = 0) -> None:
         total = len(data)
         status, start, end = 200, 0, total - 1
         header = self.headers.get("Range")
@@ -380,6 +385,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
+        if stall_seconds:
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            time.sleep(stall_seconds)
+            self.wfile.write(body[len(body) // 2 :])
+            return
         self.wfile.write(body[: len(body) // 2] if truncated else body)
 
     def _json(self, status: int, document: dict) -> None:

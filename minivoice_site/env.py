@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
+from datetime import timedelta
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -44,6 +46,23 @@ def envint(name: str, default: int, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum} (got {value})")
     return value
+
+
+_SPAN = re.compile(r"(\d{1,6})([mhd])")
+_SPAN_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def envspan(name: str) -> timedelta | None:
+    """A length of time such as `180d`, `12h` or `30m`; None when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    match = _SPAN.fullmatch(raw)
+    if not match or int(match[1]) == 0:
+        raise ImproperlyConfigured(
+            f"{name} must be a length of time such as 180d, 12h or 30m, or empty (got {raw!r})"
+        )
+    return timedelta(**{_SPAN_UNITS[match[2]]: int(match[1])})
 
 
 def envlist(name: str, default: list[str] | None = None) -> list[str]:

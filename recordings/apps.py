@@ -15,6 +15,7 @@ class RecordingsConfig(AppConfig):
         )
         from recordings.models import Recording  # noqa: PLC0415
         from recordings.services import (  # noqa: PLC0415
+            recording_apply_api,
             recording_apply_event,
             recording_id_of,
             recordings_locked,
@@ -27,5 +28,6 @@ class RecordingsConfig(AppConfig):
                 id_of=recording_id_of,
                 lock_named=recordings_locked,
                 apply_event=recording_apply_event,
+                apply_api=recording_apply_api,
             )
         )

@@ -18,16 +18,20 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from recordings import minivoice_api, storage
-from recordings.minivoice_api import FetchError
+from calls import minivoice_api
+from calls.minivoice_api import FetchError
+from recordings import storage
 from recordings.models import AudioState, Recording, TranscriptState
 from recordings.work import transcript_send
 
 logger = logging.getLogger(__name__)
 
-# How long a worker's claim on a recording holds. Longer than a download takes (an hour's
-# audio is 58 MB); a worker killed mid-download leaves it, and the next try waits this long.
-FETCH_LEASE = timedelta(minutes=5)
+
+def fetch_lease() -> timedelta:
+    """How long a worker's claim on a recording holds (MINIVOICE_RECORDING_FETCH_LEASE_
+    SECONDS): longer than a download takes (an hour's audio is 58 MB). A worker killed
+    mid-download leaves its claim, and the next try waits for it to run out."""
+    return timedelta(seconds=settings.MINIVOICE_RECORDING_FETCH_LEASE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class FetchResult:
     retryable: bool = False
     tries: int = 0
     tried_for: timedelta = timedelta(0)
+    retry_in: timedelta = timedelta(0)  # "busy": when the other worker's claim runs out
 
 
 def recording_fetch_audio(*, recording_pk: int) -> FetchResult:
@@ -48,7 +53,13 @@ def recording_fetch_audio(*, recording_pk: int) -> FetchResult:
         return FetchResult("skipped", error=f"Audio {recording.audio_state}; nothing to fetch.")
     now = timezone.now()
     if not _claim(recording, now=now):
-        return FetchResult("busy", error="Another worker is fetching it.", retryable=True)
+        held_until = (recording.audio_fetching_since or now) + fetch_lease()
+        return FetchResult(
+            "busy",
+            error="Another worker is fetching it.",
+            retryable=True,
+            retry_in=max(held_until - now, timedelta(0)),
+        )
     tries = recording.audio_tries + 1
     tried_for = now - (recording.audio_first_try_at or now)
     try:
@@ -87,7 +98,7 @@ def _fetchable(recording: Recording) -> bool:
 
 def _claim(recording: Recording, *, now) -> bool:
     """Take the recording for this try: only if nobody holds it (or their hold is old)."""
-    free = Q(audio_fetching_since__isnull=True) | Q(audio_fetching_since__lt=now - FETCH_LEASE)
+    free = Q(audio_fetching_since__isnull=True) | Q(audio_fetching_since__lt=now - fetch_lease())
     claimed = Recording.objects.filter(
         free, pk=recording.pk, audio_state=AudioState.PENDING
     ).update(

@@ -26,6 +26,7 @@ class TranscriptState(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"  # transcript_error says why (not audio, no model…)
     OFF = "off", "Off"  # MINIVOICE_TRANSCRIBE=false when the audio was stored
+    PRUNED = "pruned", "Pruned"  # deleted by retention (prune_recordings --transcripts)
 
 
 class Recording(models.Model):
@@ -58,6 +59,12 @@ class Recording(models.Model):
     format = models.CharField(max_length=32, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
+    status_from_api = models.BooleanField(
+        "status from MiniVoice's API",
+        default=False,
+        help_text="The sweep asked MiniVoice's API and learned how the recording ended: no "
+        "recording.completed or recording.failed webhook had said so.",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

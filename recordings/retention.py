@@ -1,19 +1,26 @@
-"""Retention: old recordings' audio deleted from storage, their metadata kept, marked
-pruned (`prune_recordings`). In short batches: the files go first, outside any
-transaction, then one update marks the batch; a crash in between leaves rows that say
-"stored" for files that are gone, which the listening view answers with a 404 in words
-and the next prune marks."""
+"""Retention: old recordings' audio deleted from storage, and (if asked) their
+transcripts' text, their metadata kept, marked pruned (`prune_recordings`, and beat's
+daily `prune_old_recordings` when MINIVOICE_PRUNE_RECORDINGS_AFTER is set). In short
+batches: the files go first, outside any transaction, then one update marks the batch; a
+crash in between leaves rows that say "stored" for files that are gone, which the
+listening view answers with a 404 in words and the next prune marks."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from recordings import storage
-from recordings.models import AudioState, Recording
+from recordings.models import AudioState, Recording, TranscriptState
+
+logger = logging.getLogger(__name__)
 
 
 def recordings_prunable(*, before: datetime) -> QuerySet[Recording]:
@@ -40,4 +47,61 @@ def recordings_prune_audio(
         )
         if on_batch is not None:
             on_batch(len(batch))
+    return pruned
+
+
+def transcripts_prunable(*, before: datetime) -> QuerySet[Recording]:
+    """Recordings made before `before` that have a transcript, oldest first."""
+    return Recording.objects.filter(
+        transcript_state=TranscriptState.DONE, created_at__lt=before
+    ).order_by("created_at", "pk")
+
+
+def recordings_prune_transcripts(
+    *, before: datetime, batch_size: int = 200, on_batch: Callable[[int], None] | None = None
+) -> int:
+    """Delete the transcripts (text and segments) of recordings made before `before`,
+    marked pruned; how many were pruned. One short update per batch."""
+    pruned = 0
+    while pks := list(
+        transcripts_prunable(before=before).values_list("pk", flat=True)[:batch_size]
+    ):
+        pruned += Recording.objects.filter(
+            pk__in=pks, transcript_state=TranscriptState.DONE
+        ).update(
+            transcript_state=TranscriptState.PRUNED,
+            transcript="",
+            transcript_segments=[],
+            transcript_error="",
+        )
+        if on_batch is not None:
+            on_batch(len(pks))
+    return pruned
+
+
+@dataclass(frozen=True)
+class Pruned:
+    audio: int = 0
+    transcripts: int = 0
+
+
+def recordings_prune_by_settings(*, now: datetime | None = None) -> Pruned:
+    """Beat's daily retention: audio (and transcripts with MINIVOICE_PRUNE_TRANSCRIPTS)
+    of recordings older than MINIVOICE_PRUNE_RECORDINGS_AFTER; nothing when it is unset."""
+    after = settings.MINIVOICE_PRUNE_RECORDINGS_AFTER
+    if after is None:
+        return Pruned()
+    before = (now or timezone.now()) - after
+    pruned = Pruned(
+        audio=recordings_prune_audio(before=before),
+        transcripts=recordings_prune_transcripts(before=before)
+        if settings.MINIVOICE_PRUNE_TRANSCRIPTS
+        else 0,
+    )
+    logger.info(
+        "Pruned the audio of %s recording(s) and %s transcript(s) made before %s",
+        pruned.audio,
+        pruned.transcripts,
+        before,
+    )
     return pruned

@@ -6,8 +6,10 @@ from functools import partial
 
 from django.db import transaction
 
+from calls.minivoice_api import RecordingInfo
 from calls.models import Call
 from calls.protocol import contract
+from calls.recordings_port import RecordingStatus
 from recordings.models import AudioState, Recording
 from recordings.work import audio_fetch_send
 
@@ -54,6 +56,39 @@ def recording_apply_event(
     if event_type == contract.RECORDING_COMPLETED:
         _fetch_after_commit(recording)
     return recording
+
+
+def recording_apply_api(*, call: Call, info: RecordingInfo, now: datetime) -> bool:
+    """What MiniVoice's API says of one of the call's recordings, applied as the webhook
+    that never came would have been, and noted as learned from the API (the sweep asks
+    for a recording left started). A completion asks for the audio after commit. True
+    when the recording moved; a status the API gives that is no end (still started, or
+    unknown) changes nothing."""
+    recording = (
+        Recording.objects.select_for_update()
+        .filter(call=call, minivoice_id=info.recording_id)
+        .first()
+    )
+    if recording is None:
+        return False
+    before = recording.status
+    if info.status == RecordingStatus.COMPLETED:
+        recording.mark_completed(
+            info.completed_at or now,
+            duration_seconds=info.duration_seconds,
+            url=info.media_url,
+            format=info.format,
+            size_bytes=info.size_bytes,
+        )
+    elif info.status == RecordingStatus.FAILED:
+        recording.mark_failed(now, reason="MiniVoice's API says the recording failed.")
+    if recording.status == before:
+        return False
+    recording.status_from_api = True
+    recording.save()
+    if recording.status == RecordingStatus.COMPLETED:
+        _fetch_after_commit(recording)
+    return True
 
 
 def _fetch_after_commit(recording: Recording) -> None:

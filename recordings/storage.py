@@ -20,7 +20,7 @@ from typing import IO, Protocol
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from recordings.minivoice_api import FetchError
+from calls.minivoice_api import FetchError
 
 CHUNK_BYTES = 64 * 1024
 PREFIX = "recordings"

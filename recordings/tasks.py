@@ -15,6 +15,7 @@ from celery import shared_task
 from django.conf import settings
 
 from recordings.fetching import recording_audio_give_up, recording_fetch_audio
+from recordings.retention import recordings_prune_by_settings
 from recordings.transcribing import recording_transcribe
 
 # Back-off between tries: 10 s, doubling, at most 4 minutes. Kept under the broker's
@@ -22,7 +23,9 @@ from recordings.transcribing import recording_transcribe
 # second worker.
 FIRST_RETRY_SECONDS = 10
 MAX_RETRY_SECONDS = 240
-BUSY_RETRY_SECONDS = 60
+# Another worker's claim: looked at again when it runs out (a worker killed mid-download
+# leaves one), a few times at most, so a duplicate of a task never spins.
+BUSY_MAX_RETRIES = 5
 
 
 def retry_delay(retries: int) -> int:
@@ -35,9 +38,9 @@ def fetch_recording_audio(self, recording_pk: int) -> str:
     result = recording_fetch_audio(recording_pk=recording_pk)
     if not result.retryable:
         return result.state
-    if result.state == "busy":  # another worker holds it; look again once, later
-        if self.request.retries == 0 and not self.request.is_eager:
-            raise self.retry(countdown=BUSY_RETRY_SECONDS)
+    if result.state == "busy":  # another worker holds it; look again when its claim ends
+        if self.request.retries < BUSY_MAX_RETRIES and not self.request.is_eager:
+            raise self.retry(countdown=result.retry_in.total_seconds() + 1)
         return result.state
     delay = retry_delay(self.request.retries)
     window = timedelta(minutes=settings.MINIVOICE_RECORDING_FETCH_RETRY_MINUTES)
@@ -54,3 +57,11 @@ def fetch_recording_audio(self, recording_pk: int) -> str:
 def transcribe_recording(recording_pk: int) -> str:
     """Transcribe a stored recording; a failure is kept on it, never retried blindly."""
     return recording_transcribe(recording_pk=recording_pk)
+
+
+@shared_task
+def prune_old_recordings() -> dict:
+    """Run by beat daily when MINIVOICE_PRUNE_RECORDINGS_AFTER is set: old audio (and
+    transcripts, with MINIVOICE_PRUNE_TRANSCRIPTS) deleted, metadata kept."""
+    pruned = recordings_prune_by_settings()
+    return {"audio": pruned.audio, "transcripts": pruned.transcripts}

@@ -42,6 +42,12 @@ class Call(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    ended_from_api = models.BooleanField(
+        "end from MiniVoice's API",
+        default=False,
+        help_text="The sweep asked MiniVoice's API and learned that the call ended: no "
+        "call.completed webhook had said so.",
+    )
     last_step = models.CharField(
         max_length=255, blank=True, help_text="How far the caller got, in plain words."
     )
@@ -116,6 +122,18 @@ class Call(models.Model):
             self.final_status = final_status
         if self.duration_seconds is None:
             self.duration_seconds = duration_seconds
+
+    def mark_ended_from_api(
+        self, at: datetime, *, final_status: str, duration_seconds: int | None, step: str
+    ) -> bool:
+        """What MiniVoice's API says of a call no call.completed reported: its end, noted
+        as learned from the API; `step` is the end's step. False if it had ended already."""
+        if self.status == self.Status.ENDED:
+            return False
+        self.mark_ended(at, final_status=final_status, duration_seconds=duration_seconds)
+        self.ended_from_api = True
+        self.last_step, self.last_step_at = step[:255], self.ended_at
+        return True
 
     def fill_details(
         self, *, direction: str = "", from_number: str = "", to_number: str = ""

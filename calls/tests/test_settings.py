@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from minivoice_site.env import (
     envdatabase,
     envint,
     envlist,
+    envspan,
     envwebhooksecrets,
     webhook_secrets,
 )
@@ -54,6 +56,9 @@ SETTINGS_VARIABLES = (
     "MINIVOICE_RECORDING_COMPLETE_GRACE_SECONDS",
     "MINIVOICE_ANSWER_URL_GRACE_SECONDS",
     "MINIVOICE_CALL_STUCK_HOURS",
+    "MINIVOICE_PRUNE_RECORDINGS_AFTER",
+    "MINIVOICE_RECORDING_FETCH_LEASE_SECONDS",
+    "MINIVOICE_PRUNE_TRANSCRIPTS",
     "MINIVOICE_ALERT_CODES",
     "MINIVOICE_ALERT_EMAILS",
     "MINIVOICE_ALERT_WEBHOOK_URL",
@@ -116,6 +121,25 @@ def test_envint_reads_whole_numbers_and_defaults_when_unset_or_blank(
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("180d", timedelta(days=180)),
+        (" 12h ", timedelta(hours=12)),
+        ("30m", timedelta(minutes=30)),
+        ("", None),
+        ("  ", None),
+        (None, None),
+    ],
+)
+def test_envspan_reads_a_length_of_time_and_none_when_unset_or_empty(monkeypatch, raw, expected):
+    if raw is None:
+        monkeypatch.delenv("MINIVOICE_PRUNE_RECORDINGS_AFTER", raising=False)
+    else:
+        monkeypatch.setenv("MINIVOICE_PRUNE_RECORDINGS_AFTER", raw)
+    assert envspan("MINIVOICE_PRUNE_RECORDINGS_AFTER") == expected
+
+
+@pytest.mark.parametrize(
     ("raw", "default", "expected"),
     [
         ("example.com", [], ["example.com"]),
@@ -157,6 +181,9 @@ def test_envwebhooksecrets_unset_is_no_secret(monkeypatch):
         (envwebhooksecrets, "MINIVOICE_WEBHOOK_SECRET", f"{TEST_SECRET} plain", "whsec_"),
         (envwebhooksecrets, "MINIVOICE_WEBHOOK_SECRET", "whsec_not*base64!", "base64"),
         (envwebhooksecrets, "MINIVOICE_WEBHOOK_SECRET", "whsec_", "base64"),
+        (envspan, "MINIVOICE_PRUNE_RECORDINGS_AFTER", "6 months", "length of time"),
+        (envspan, "MINIVOICE_PRUNE_RECORDINGS_AFTER", "0d", "length of time"),
+        (envspan, "MINIVOICE_PRUNE_RECORDINGS_AFTER", "180", "length of time"),
     ],
     ids=[
         "bool-word",
@@ -167,6 +194,9 @@ def test_envwebhooksecrets_unset_is_no_secret(monkeypatch):
         "second-secret-without-prefix",
         "secret-not-base64",
         "secret-empty-key",
+        "span-words",
+        "span-zero",
+        "span-no-unit",
     ],
 )
 def test_bad_value_raises_improperly_configured_naming_the_variable(
@@ -376,6 +406,11 @@ BAD_SETTINGS = [
         id="no-grace",
     ),
     pytest.param({"MINIVOICE_CALL_STUCK_HOURS": "4h"}, "MINIVOICE_CALL_STUCK_HOURS", id="hours"),
+    pytest.param(
+        {"MINIVOICE_PRUNE_RECORDINGS_AFTER": "half a year"},
+        "MINIVOICE_PRUNE_RECORDINGS_AFTER",
+        id="prune-after-words",
+    ),
     pytest.param(
         {"MINIVOICE_ALERT_WEBHOOK_URL": "ftp://chat.example/hook"},
         "MINIVOICE_ALERT_WEBHOOK_URL",

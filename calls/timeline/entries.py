@@ -222,6 +222,11 @@ def recording_entry(recording: RecordingRow, call: Call | None, origin: datetime
         severity = "warning"
     else:
         summary, severity = f"Recording {name} {began}; not completed yet", "info"
+    if recording.status_from_api:
+        summary += (
+            "; MiniVoice's API said so when asked: no webhook did (recording.completed or "
+            "recording.failed was lost)"
+        )
     return Entry(
         kind="recording",
         at=at,
@@ -261,12 +266,17 @@ def status_entries(call: Call, events: list[WebhookEvent], origin: datetime | No
         final = call.get_final_status_display().lower() if call.final_status else "status unknown"
         length = f", after {call.duration_seconds} s" if call.duration_seconds is not None else ""
         severity = "error" if call.final_status == Call.FinalStatus.FAILED else "info"
+        source = (
+            " MiniVoice's API said so when asked: no call.completed webhook came."
+            if call.ended_from_api
+            else ""
+        )
         entries.append(
             entry(
                 call.ended_at,
                 Call.Status.ENDED,
                 f"ended: {final}",
-                f"The call ended ({final}{length}).",
+                f"The call ended ({final}{length}).{source}",
                 severity,
             )
         )

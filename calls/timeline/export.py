@@ -50,6 +50,8 @@ def _call_json(call: Call) -> dict:
         "answered_at": call.answered_at,
         "ended_at": call.ended_at,
         "duration_seconds": call.duration_seconds,
+        # Its end learned from MiniVoice's API by the sweep, not from a webhook.
+        "ended_from_api": call.ended_from_api,
     }
 
 
@@ -70,6 +72,8 @@ def _recording_json(recording: RecordingRow) -> dict:
         "format": recording.format,
         "size_bytes": recording.size_bytes,
         "failure_reason": recording.failure_reason,
+        # How it ended learned from MiniVoice's API by the sweep, not from a webhook.
+        "status_from_api": recording.status_from_api,
         "audio_state": recording.audio_state,
         "audio_size_bytes": recording.audio_size_bytes,
         "audio_sha256": recording.audio_sha256 or None,

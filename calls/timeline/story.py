@@ -159,7 +159,10 @@ def _recordings(
                 else ""
             )
             done = f"completed at {say_offset(recording.completed_at, origin)}{length}"
-            parts.append(f"the recording {began}{done}")
+            source = " (MiniVoice's API said so: its webhook never came)"
+            parts.append(
+                f"the recording {began}{done}{source if recording.status_from_api else ''}"
+            )
         elif recording.status == RecordingStatus.FAILED:
             reason = recording.failure_reason or "MiniVoice gave no reason"
             parts.append(
@@ -192,6 +195,8 @@ def _the_end(call: Call, recordings: list[RecordingRow], origin: datetime | None
     when = say_offset(call.ended_at, origin)
     unfinished = any(recording.status == RecordingStatus.STARTED for recording in recordings)
     tail = ", before the recording completed" if unfinished else ""
+    if call.ended_from_api:
+        when += " (MiniVoice's API said so: call.completed never came)"
     if call.final_status in _UNANSWERED_ENDS:
         return f"{_UNANSWERED_ENDS[call.final_status]}, ending the call at {when}{tail}"
     if call.final_status == Call.FinalStatus.COMPLETED:

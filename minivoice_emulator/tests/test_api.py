@@ -234,6 +234,26 @@ def test_fault_truncated_sends_half_of_what_content_length_promised(serve):
     assert len(short.value.partial) == (44 + 7 * 16000) // 2
 
 
+def test_fault_stall_once_stops_the_first_download_halfway_then_sends_the_rest(serve):
+    server = serve(faults=[api.parse_fault("rec_ok=stall-once")], slow_seconds=1.5)
+    total = 44 + 7 * 16000
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=0.5)
+    connection.request(
+        "GET", "/v1/recordings/rec_ok/media", headers={"Authorization": f"Bearer {KEY}"}
+    )
+    response = connection.getresponse()
+
+    assert response.headers["Content-Length"] == str(total)
+    first_half = response.read(total // 2)
+    with pytest.raises(TimeoutError):  # nothing more within the client's timeout
+        response.read(1)
+    again, media = get(server, "/v1/recordings/rec_ok/media")  # the next ones are whole
+
+    assert len(first_half) == total // 2
+    assert (again.status, len(media)) == (200, total)
+    assert media[: total // 2] == first_half
+
+
 def test_fault_size_mismatch_makes_metadata_disagree_with_the_media(serve):
     server = serve(faults=[api.parse_fault("rec_ok=size-mismatch")])
 

@@ -152,6 +152,8 @@ def test_a_recording_another_worker_holds_is_left_alone(emulator, post_webhook, 
     result = recording_fetch_audio(recording_pk=Recording.objects.get().pk)
 
     assert result.state == "busy"
+    # Tried again when the claim runs out (MINIVOICE_RECORDING_FETCH_LEASE_SECONDS: 300).
+    assert timedelta(seconds=294) < result.retry_in <= timedelta(seconds=295)
     assert Recording.objects.get().audio_tries == 0
     assert emulator.stored_files() == []
 

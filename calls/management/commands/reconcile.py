@@ -15,7 +15,8 @@ class Command(BaseCommand):
         "Hand to a worker again the webhook events stuck pending for more than "
         "--older-than minutes (their task was lost) and failed events whose retry is due: "
         "what beat's sweep does every minute, on demand. Then re-run the problem checks "
-        "that need time to pass (a recording that never completed, a call stuck)."
+        "that need time to pass (a recording that never completed, a call stuck), asking "
+        "MiniVoice's API first what its webhooks did not say, as the sweep does."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

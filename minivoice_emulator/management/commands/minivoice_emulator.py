@@ -42,7 +42,8 @@ class Command(BaseCommand):
             "--slow-seconds",
             type=float,
             default=15,
-            help="How long a 'slow' fault waits before answering (default 15).",
+            help="How long a 'slow' fault waits before answering, and a 'stall-once' "
+            "halfway through the media (default 15).",
         )
         parser.add_argument(
             "--seed", type=int, help="Seed for faults given as a share, to repeat a run."

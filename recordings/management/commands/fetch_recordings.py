@@ -3,10 +3,12 @@ from __future__ import annotations
 from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from calls.management import arguments
 from calls.management.progress import progress_bar
 from recordings.fetching import (
+    fetch_lease,
     recording_fetch_audio,
     recordings_fetch_again,
     recordings_for_fetch,
@@ -107,4 +109,16 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Fetched {len(pks)} recording(s): {summary}.")
         for recording in rows.exclude(audio_state=AudioState.STORED)[:20]:
-            self.stdout.write(f"  {recording.minivoice_id}: {recording.audio_error}")
+            self.stdout.write(f"  {recording.minivoice_id}: {self._why(recording)}")
+
+    @staticmethod
+    def _why(recording: Recording) -> str:
+        held = recording.audio_fetching_since
+        if recording.audio_state == AudioState.PENDING and held is not None:
+            until = timezone.localtime(held + fetch_lease())
+            # A worker's claim (or a dead worker's, until it runs out) on the download.
+            return (
+                f"another worker has been fetching it since {timezone.localtime(held):%H:%M:%S}; "
+                f"it can be tried again from {until:%H:%M:%S}."
+            )
+        return recording.audio_error

@@ -1,10 +1,12 @@
-"""MiniVoice's REST API for recordings (CONTRACT.md §3), as this app asks it.
+"""MiniVoice's REST API (CONTRACT.md §3): the one place this app asks it anything.
 
-`GET {MINIVOICE_API_URL}/v1/recordings/{id}` for the metadata, then `GET {media_url}` for
-the bytes, both with `Authorization: Bearer {MINIVOICE_API_KEY}`. Every way it can go
-wrong becomes a `FetchError` that says, in words for support, what happened and whether
-trying again may help (timeouts, 5xx, 429, a cut-off body: yes; 404, a refused key, a
-recording that failed: no).
+`GET {MINIVOICE_API_URL}/v1/recordings/{id}` for a recording's metadata, `GET {media_url}`
+for its bytes, `GET {MINIVOICE_API_URL}/v1/calls/{id}` for a call's final data, all with
+`Authorization: Bearer {MINIVOICE_API_KEY}`. The recordings app fetches audio with it;
+the sweep (`calls.problems.lookups`) asks it what webhooks did not say. Every way a
+request can go wrong becomes a `FetchError` that says, in words for support, what
+happened and whether trying again may help (timeouts, 5xx, 429, a cut-off body: yes;
+404, a refused key, a recording that failed: no).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
 
 from django.conf import settings
+
+from calls.protocol import contract
 
 METADATA_MAX_BYTES = 64 * 1024
 # No proxy from the environment: MiniVoice's API is reached as configured, and the
@@ -27,16 +32,34 @@ _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class FetchError(Exception):
-    """A try that failed; `retryable` says whether another try may succeed."""
+    """A request that failed; `retryable` says whether another try may succeed, and
+    `not_found` that MiniVoice answered that it has no such thing (404 or 410)."""
 
-    def __init__(self, reason: str, *, retryable: bool) -> None:
+    def __init__(self, reason: str, *, retryable: bool, not_found: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.not_found = not_found
+
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    """What MiniVoice's API says of a recording, whatever its status; each field checked,
+    None (or "") where it said nothing usable."""
+
+    recording_id: str
+    status: str  # "started", "completed", "failed", or whatever MiniVoice said
+    duration_seconds: int | None
+    size_bytes: int | None
+    media_url: str
+    format: str
+    completed_at: datetime | None
 
 
 @dataclass(frozen=True)
 class Metadata:
+    """A completed recording's metadata: what fetching its audio needs."""
+
     recording_id: str
     status: str
     size_bytes: int | None
@@ -44,25 +67,83 @@ class Metadata:
     format: str
 
 
+@dataclass(frozen=True)
+class CallData:
+    """MiniVoice's final data of a call (CONTRACT.md §3)."""
+
+    call_id: str
+    status: str  # a final status (contract.CALL_END_STATUSES) once the call ended
+    duration_seconds: int | None
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in contract.CALL_END_STATUSES
+
+
+def api_configured() -> bool:
+    return bool(settings.MINIVOICE_API_URL)
+
+
+def recording_info(recording_id: str) -> RecordingInfo:
+    """What MiniVoice says of the recording now, whatever its status; else FetchError."""
+    document = _document(f"/v1/recordings/{quote(recording_id, safe='')}", "the recording")
+    status = contract.text(document.get("status"), max_length=32)
+    media_url = contract.text(document.get("media_url"))
+    return RecordingInfo(
+        recording_id=recording_id,
+        status=status,
+        duration_seconds=contract.whole_number(document.get("duration_seconds")),
+        size_bytes=_size(document.get("size_bytes")),
+        media_url=media_url if media_url.startswith(("http://", "https://")) else "",
+        format=contract.text(document.get("format"), max_length=32),
+        completed_at=contract.parse_timestamp(document.get("completed_at")),
+    )
+
+
 def recording_metadata(recording_id: str) -> Metadata:
     """The recording's metadata, once MiniVoice says its audio exists; else FetchError."""
+    document = _document(
+        f"/v1/recordings/{quote(recording_id, safe='')}", "the recording's metadata"
+    )
+    return _metadata(recording_id, document)
+
+
+def call_data(call_id: str) -> CallData:
+    """MiniVoice's data of the call now (ended or not); else FetchError."""
+    document = _document(f"/v1/calls/{quote(call_id, safe='')}", "the call")
+    return CallData(
+        call_id=call_id,
+        status=contract.text(document.get("status"), max_length=32),
+        duration_seconds=contract.whole_number(document.get("duration_seconds")),
+        started_at=contract.parse_timestamp(document.get("started_at")),
+        ended_at=contract.parse_timestamp(document.get("ended_at")),
+    )
+
+
+def _document(path: str, what: str) -> dict:
     base = settings.MINIVOICE_API_URL.rstrip("/")
     if not base:
         raise FetchError(
-            "MINIVOICE_API_URL is not set, so no audio can be fetched.", retryable=False
+            f"MINIVOICE_API_URL is not set, so MiniVoice cannot be asked for {what}.",
+            retryable=False,
         )
-    url = f"{base}/v1/recordings/{quote(recording_id, safe='')}"
-    with _get(url, what="the recording's metadata") as response:
-        body = response.read(METADATA_MAX_BYTES + 1)
+    with _get(base + path, what=what) as response:
+        body = _Guarded(response, what=what).read(METADATA_MAX_BYTES + 1)
     if len(body) > METADATA_MAX_BYTES:
-        raise FetchError("MiniVoice's metadata is too large to be metadata.", retryable=False)
+        raise FetchError(f"MiniVoice's answer for {what} is too large.", retryable=False)
     try:
         document = json.loads(body)
     except ValueError:
-        raise FetchError("MiniVoice's metadata is not JSON.", retryable=True) from None
+        raise FetchError(f"MiniVoice's answer for {what} is not JSON.", retryable=True) from None
     if not isinstance(document, dict):
-        raise FetchError("MiniVoice's metadata is not a JSON object.", retryable=True)
-    return _metadata(recording_id, document)
+        raise FetchError(f"MiniVoice's answer for {what} is not a JSON object.", retryable=True)
+    return document
+
+
+def _size(value: object) -> int | None:
+    return contract.whole_number(value, maximum=2**63 - 1)
 
 
 def _metadata(recording_id: str, document: dict) -> Metadata:
@@ -93,7 +174,7 @@ def _metadata(recording_id: str, document: dict) -> Metadata:
 def media(url: str) -> Iterator[http.client.HTTPResponse]:
     """The media's response, to be read in chunks (`read(n)` raises FetchError)."""
     with _get(url, what="the audio") as response:
-        yield _Guarded(response)
+        yield _Guarded(response, what="the audio")
 
 
 class _Guarded:
@@ -103,8 +184,9 @@ class _Guarded:
     so the bytes are counted here against what the header promised.
     """
 
-    def __init__(self, response: http.client.HTTPResponse) -> None:
+    def __init__(self, response: http.client.HTTPResponse, *, what: str) -> None:
         self._response = response
+        self._what = what
         self.headers = response.headers
         length = response.headers.get("Content-Length", "")
         self._promised = int(length) if length.isdigit() else None
@@ -118,15 +200,17 @@ class _Guarded:
         except TimeoutError:
             seconds = settings.MINIVOICE_API_TIMEOUT_SECONDS
             raise FetchError(
-                f"MiniVoice stopped sending the audio for {seconds} s.", retryable=True
+                f"MiniVoice stopped sending {self._what} for {seconds} s.", retryable=True
             ) from None
         except (OSError, http.client.HTTPException) as exc:
-            raise FetchError(f"The audio's download broke off: {exc}.", retryable=True) from None
+            raise FetchError(
+                f"The download of {self._what} broke off: {exc}.", retryable=True
+            ) from None
         self._received += len(chunk)
         if not chunk and self._promised is not None and self._received < self._promised:
             raise FetchError(
-                f"The audio was cut off after {self._received} of the {self._promised} bytes "
-                "promised (the connection closed early).",
+                f"{self._what[0].upper() + self._what[1:]} was cut off after {self._received} "
+                f"of the {self._promised} bytes promised (the connection closed early).",
                 retryable=True,
             )
         return chunk
@@ -159,7 +243,9 @@ def _get(url: str, *, what: str) -> Iterator[http.client.HTTPResponse]:
 
 def _http_error(status: int, *, what: str) -> FetchError:
     if status in (404, 410):
-        return FetchError(f"MiniVoice does not have {what} (HTTP {status}).", retryable=False)
+        return FetchError(
+            f"MiniVoice does not have {what} (HTTP {status}).", retryable=False, not_found=True
+        )
     if status in (401, 403):
         return FetchError(
             f"MiniVoice refused our API key for {what} (HTTP {status}): check MINIVOICE_API_KEY.",
