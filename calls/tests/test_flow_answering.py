@@ -293,11 +293,28 @@ def test_call_timeline_json_carries_flow_version_and_step(client):
 
     call_command("call_timeline", "call_flow", "--json", stdout=out)
 
-    entries = [e for e in json.loads(out.getvalue())["entries"] if e["kind"] == "answer_url"]
+    document = json.loads(out.getvalue())
+    entries = [e for e in document["entries"] if e["kind"] == "answer_url"]
     assert [(e["flow"], e["flow_version"], e["step"]) for e in entries] == [
         ("Main line", 1, "greeting"),
         ("Main line", 1, "no_recording"),
     ]
+    call = document["call"]
+    assert (call["flow"], call["flow_step"], call["flow_position"]) == (
+        "Main line",
+        "no_recording",
+        "Main line v1, step 'no_recording' (pressed 2)",
+    )
+
+
+def test_call_timeline_says_the_flows_step_under_the_last_step(client):
+    main_line_published()
+    ask(client, url=collect_url(ask(client)), digits="1")
+    out = io.StringIO()
+
+    call_command("call_timeline", "call_flow", stdout=out)
+
+    assert "  Flow step: Main line v1, step 'record' (pressed 1)\n" in out.getvalue()
 
 
 def test_publishing_the_seed_flow_again_keeps_answering_it(client):
