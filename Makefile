@@ -15,8 +15,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## run: set up, migrate, create a local admin and webhook secret, serve on 127.0.0.1:8000,
-##      and on a new database play four demo calls through the emulator
+## run: set up, migrate, create a local admin and webhook secret, load the consent IVR
+##      (calls/flows/examples), serve on 127.0.0.1:8000, and on a new database play seven
+##      demo calls through the emulator
 # The secret comes first, so that migrate (which runs the system checks) never warns
 # about a secret that is about to exist; the banner names an account only when it made one.
 run: $(VENV)/.installed
@@ -24,7 +25,7 @@ run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py dev_setup --url http://$(HOST):$(PORT)
-	@echo "  Demo:     four calls are played once the server is up (new database only)"
+	@echo "  Demo:     seven calls are played once the server is up (new database only)"
 	$(PY) manage.py simulate_call --demo --wait 60 --base-url http://$(HOST):$(PORT) &
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -14,7 +14,7 @@ from bench.signing import EVENT_CYCLE
 CALL_COLUMNS = (
     "minivoice_id", "direction", "from_number", "to_number", "status", "final_status",
     "started_at", "answered_at", "ended_at", "duration_seconds", "last_step", "last_step_at",
-    "created_at", "updated_at",
+    "flow", "flow_step", "flow_position", "created_at", "updated_at",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "webhook_id", "event_type", "call_minivoice_id", "occurred_at", "received_at",
@@ -62,6 +62,44 @@ PROBLEM_WORDS = {
 }  # fmt: skip
 
 
+# The flow's step a call last reached: one call in ten on the default flow, the rest
+# through the consent IVR, most consenting or declining, a few silent twice (goodbye, the
+# rare step the list's step filter is timed on); live calls are still at the greeting.
+FLOW = "Main line"
+RARE_STEP = "goodbye"
+FLOW_STEPS = (
+    ("default", "start", ""), (FLOW, "record", "1"), (FLOW, "no_recording", "2"),
+    (FLOW, "record", "1"), (FLOW, "no_recording", "2"), (FLOW, "record", "1"),
+    (FLOW, "greeting_again", "7"), (FLOW, "record", "1"), (FLOW, "no_recording", "2"),
+    (FLOW, "record", "1"), ("default", "start", ""), (FLOW, "no_recording", "2"),
+    (FLOW, "record", "1"), (FLOW, "no_recording", "2"), (FLOW, "record", "1"),
+    (FLOW, "no_recording", "2"), (FLOW, "record", "1"), (FLOW, "no_recording", "2"),
+    (FLOW, "record", "1"), (FLOW, RARE_STEP, None),
+)  # fmt: skip
+
+
+def call_flow_step(n: int) -> tuple[str, str, str]:
+    """(flow, step, position in words) of call n, as the answer_url leaves them."""
+    flow, step, pressed = FLOW_STEPS[n % len(FLOW_STEPS)]
+    if call_status(n) != "ended" and flow == FLOW:
+        step, pressed = "greeting", ""
+    version = "v3" if flow == FLOW else "v1"
+    keys = f" (pressed {pressed})" if pressed else ""
+    return flow, step, f"{flow} {version}, step {step!r}{keys}"
+
+
+def newest_call_at(flow: str, step: str | None = None, *, calls: int) -> int | None:
+    """The number of the newest call (lowest n) whose last answer was that flow (and step)."""
+    return next(
+        (
+            n
+            for n in range(calls)
+            if call_flow_step(n)[0] == flow and step in (None, call_flow_step(n)[1])
+        ),
+        None,
+    )
+
+
 def call_id(n: int) -> str:
     return f"call_s{n:09d}"
 
@@ -87,7 +125,8 @@ def call_row(n: int, *, created: datetime) -> str:
     fields = [
         call_id(n), "inbound", "+15550100", f"+1555{n % 10_000_000:07d}", status,
         "completed" if ended else "", at, at, end if ended else r"\N", "61" if ended else r"\N",
-        "Recording completed" if ended else "Answered", at, at, end if ended else at,
+        "Recording completed" if ended else "Answered", at, *call_flow_step(n), at,
+        end if ended else at,
     ]  # fmt: skip
     return "\t".join(fields) + "\n"
 

@@ -83,6 +83,7 @@ class PlayedCall:
     actions_run: list[str] = field(default_factory=list)
     actions_skipped: list[str] = field(default_factory=list)  # given, never reached
     spoken: list[Spoken] = field(default_factory=list)  # what a recording hears
+    keys: list[str] = field(default_factory=list)  # the caller's keys at each collect
 
     @property
     def answer_failed(self) -> bool:
@@ -127,7 +128,9 @@ class CallRunner:
         # each webhook goes out once the clock reaches it, in the order things happened.
         self.hold = hold_deliveries
         self.now = (start or datetime.now(tz=UTC)).replace(microsecond=0)
-        self.call = PlayedCall(call_id=call_id, scenario=scenario.name, started_at=self.now)
+        self.call = PlayedCall(
+            call_id=call_id, scenario=scenario.name, started_at=self.now, keys=list(self.digits)
+        )
         self.outbox: list[Delivery] = []
         self.active_recording: PlayedRecording | None = None
 
@@ -216,7 +219,7 @@ class CallRunner:
                 seconds = _prompt_seconds(name, params)
                 if name == "say":
                     self.call.spoken.append(Spoken(self.now, params["text"], "prompt"))
-                if self.scenario.hangs_up_mid_prompt or self.scenario.stays_in_progress:
+                if self.scenario.stops_at_first_prompt:
                     self.advance(seconds / 3)
                     self.call.actions_skipped = [action_name(a) or "?" for a in queue]
                     if self.scenario.hangs_up_mid_prompt:

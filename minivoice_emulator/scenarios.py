@@ -21,6 +21,14 @@ class Scenario:
     transfer_busy: bool = False
     answer_path: str | None = None  # None: the answer_url the command was given
     stays_in_progress: bool = False  # stop playing mid-prompt, with no end reported
+    # An action the scenario is about: with no --flow, the call dials a live flow that
+    # runs it (and with no --digits, presses the keys that reach it).
+    seeks: str | None = None
+
+    @property
+    def stops_at_first_prompt(self) -> bool:
+        """The call goes no further than the first prompt it hears."""
+        return self.hangs_up_mid_prompt or self.stays_in_progress
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -37,13 +45,23 @@ SCENARIOS: dict[str, Scenario] = {
             "the caller hangs up a third of the way into the first prompt",
             hangs_up_mid_prompt=True,
         ),
-        Scenario("no-digits", "the caller enters nothing at any collect", enters_no_digits=True),
+        Scenario(
+            "no-digits",
+            "the caller enters nothing at any collect (of a flow that has one)",
+            enters_no_digits=True,
+            seeks="collect",
+        ),
         Scenario(
             "invalid-answer",
             "MiniVoice is pointed at a URL that answers no action payload",
             answer_path="/minivoice/no-such-answer/",
         ),
-        Scenario("busy-transfer", "the destination of a transfer is busy", transfer_busy=True),
+        Scenario(
+            "busy-transfer",
+            "the caller presses the keys that reach a flow's transfer, and its destination is busy",
+            transfer_busy=True,
+            seeks="transfer",
+        ),
         Scenario(
             "in-progress",
             "the call is still going: played up to the first prompt, no end yet",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from calls.protocol import contract
 from minivoice_emulator import api, verdict
+from minivoice_emulator.flows import ANY_NUMBER, CALLER, FlowToPlay
 from minivoice_emulator.runner import CallRunner, PlayedCall
 from minivoice_emulator.scenarios import Scenario
 from minivoice_emulator.transport import Delivery, Latencies, Transport
@@ -42,8 +43,9 @@ class Plan:
     app_answer_url: str = ""  # the app's own answer_url (answer_url may point elsewhere)
     judge: bool = True  # False: play only (the demo's in-progress call is not judged)
     call_ids: list[str] = field(default_factory=list)  # default: fresh call_sim_… ids
-    from_number: str = "+15550100"  # the caller
-    to_number: str = "+15550199"  # the number dialled: which flow answers
+    from_number: str = CALLER
+    to_number: str = ANY_NUMBER  # the number dialled: which flow answers
+    flow: FlowToPlay | None = None  # the flow it reaches: the verdict's path of steps
     caller_says: str = ""  # the caller's words, heard by the recording
 
 
@@ -104,7 +106,12 @@ def play(plan: Plan, *, on_played: Callable[[Result], None] | None = None) -> Se
     if plan.judge:
         for result in results:
             verdict.wait_until_processed(result.played)
-            result.verdict = verdict.judge(result.played, app_answer_url=plan.app_answer_url)
+            result.verdict = verdict.judge(
+                result.played,
+                app_answer_url=plan.app_answer_url,
+                flow=plan.flow,
+                stops_at_first_prompt=plan.scenario.stops_at_first_prompt,
+            )
     return Session(results=results, latencies=latencies)
 
 

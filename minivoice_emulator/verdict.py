@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from calls.flows.steps import answer_step, end_step, event_step, exchange_step
 from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
 from calls.protocol import contract
+from minivoice_emulator import paths
+from minivoice_emulator.flows import FlowToPlay
 from minivoice_emulator.runner import PlayedCall
 from recordings.models import Recording
 
@@ -88,15 +90,33 @@ def wait_until_processed(played: PlayedCall, *, timeout: float = PROCESSING_WAIT
         time.sleep(0.1)
 
 
-def judge(played: PlayedCall, *, app_answer_url: str) -> Verdict:
+def judge(
+    played: PlayedCall,
+    *,
+    app_answer_url: str,
+    flow: FlowToPlay | None = None,
+    stops_at_first_prompt: bool = False,
+) -> Verdict:
+    """`flow`: the flow the call reaches, whose steps it should be answered with (no path
+    of steps is expected without one); `stops_at_first_prompt`: the caller heard no
+    further than the first prompt."""
     call = Call.objects.filter(minivoice_id=played.call_id).first()
     expectations = [
         _call_status(played, call),
         *_recordings(played),
         _deliveries(played),
         _answer_requests(played),
-        _last_step(played, call),
     ]
+    if flow is not None:
+        expectations.append(
+            _path_of_steps(
+                played,
+                flow,
+                asked=any(attempt.url.startswith(app_answer_url) for attempt in played.answers),
+                stops_at_first_prompt=stops_at_first_prompt,
+            )
+        )
+    expectations.append(_last_step(played, call))
     recorded = CallProblem.objects.filter(call__minivoice_id=played.call_id).values_list(
         "code", flat=True
     )
@@ -200,6 +220,50 @@ def _answer_requests(played: PlayedCall) -> Expectation:
             faults.append(f"answer to {attempt.webhook_id} logged differently from what was sent")
     expected = f"{len(answered)} answers logged once each, as sent"
     return Expectation("answer_url exchanges", expected, "; ".join(faults) or expected)
+
+
+NOT_ASKED = "(the app was not asked)"
+
+
+def _path_of_steps(
+    played: PlayedCall, flow: FlowToPlay, *, asked: bool, stops_at_first_prompt: bool
+) -> Expectation:
+    """The steps the flow says the call goes through for the keys pressed, against the
+    steps of the app's logged answers to this call, in the order MiniVoice asked."""
+    if asked:
+        steps = paths.expected_path(
+            flow.document, played.keys, stops_at_first_prompt=stops_at_first_prompt
+        )
+        expected = f"{flow.label}: {' → '.join(steps)}"
+    else:
+        expected = NOT_ASKED
+    logged = {
+        exchange.webhook_id: exchange
+        for exchange in AnswerExchange.objects.filter(
+            webhook_id__in=[attempt.webhook_id for attempt in played.answers]
+        )
+    }
+    exchanges = [logged[a.webhook_id] for a in played.answers if a.webhook_id in logged]
+    exchanges = list({exchange.pk: exchange for exchange in exchanges}.values())  # retries
+    if not exchanges:
+        return Expectation("path of steps", expected, NOT_ASKED)
+    labels = [_flow_label(exchange) for exchange in exchanges]
+    if len(set(labels)) == 1:
+        recorded = f"{labels[0]}: " + " → ".join(e.step or paths.NO_STEP for e in exchanges)
+    else:
+        recorded = " → ".join(
+            f"{label}: {e.step or paths.NO_STEP}"
+            for label, e in zip(labels, exchanges, strict=True)
+        )
+    return Expectation("path of steps", expected, recorded)
+
+
+def _flow_label(exchange: AnswerExchange) -> str:
+    if exchange.flow_draft:
+        return f"{exchange.flow} draft"
+    if exchange.flow_version is not None:
+        return f"{exchange.flow} v{exchange.flow_version}"
+    return exchange.flow or "(no flow)"
 
 
 def _last_step(played: PlayedCall, call: Call | None) -> Expectation:

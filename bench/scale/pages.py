@@ -11,7 +11,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 from bench.load import HarnessError
-from bench.rows import call_id, newest_call_with
+from bench.rows import FLOW, RARE_STEP, call_id, newest_call_at, newest_call_with
 
 # A rare code (about 0.3 % of calls): the filter has to look furthest for a page of them.
 TIMED_PROBLEM = "processing_failed"
@@ -87,6 +87,9 @@ def pages(
         + urlencode({"created_at__gte": str(day), "created_at__lt": str(day + timedelta(days=1))}),
         "call list: with problems": "/admin/calls/call/?has_problems=yes",
         f"call list: problem {TIMED_PROBLEM}": f"/admin/calls/call/?problem={TIMED_PROBLEM}",
+        f"call list: flow {FLOW}": f"/admin/calls/call/?{urlencode({'flow': FLOW})}",
+        f"call list: flow {FLOW}, last step {RARE_STEP}": "/admin/calls/call/?"
+        + urlencode({"flow": FLOW, "flow_step": RARE_STEP}),
         "call page, 5,000 events": f"/admin/calls/call/{big_call_pk}/change/",
         "call page, 10 events": f"/admin/calls/call/{small_call_pk}/change/",
         "events of that call": "/admin/calls/webhookevent/?"
@@ -98,11 +101,19 @@ def pages(
         "call list: search by call id": searched,
         "call list: with problems": call_id(0),  # the newest, live: call_stuck in the fill
         f"call list: problem {TIMED_PROBLEM}": call_id(with_problem) if with_problem else "",
+        f"call list: flow {FLOW}": _call_id_or_nothing(newest_call_at(FLOW, calls=calls)),
+        f"call list: flow {FLOW}, last step {RARE_STEP}": _call_id_or_nothing(
+            newest_call_at(FLOW, RARE_STEP, calls=calls)
+        ),
         "call page, 5,000 events": call_id(0),
         "call page, 10 events": call_id(1),
         "events of that call": call_id(0),
     }
     return {name: (path, expected.get(name, "")) for name, path in paths.items()}
+
+
+def _call_id_or_nothing(n: int | None) -> str:
+    return "" if n is None else call_id(n)
 
 
 def time_pages(client: StaffClient, urls: dict[str, tuple[str, str]], *, repeats: int) -> dict:

@@ -230,3 +230,31 @@ def test_the_summary_compares_the_call_pages_and_sets_unbounded_counts_apart():
     assert summary["count_statements"] == 2
     assert summary["unbounded_counts"] == [{"page": "call list (default)", **unbounded}]
     assert summary["slowest_count_ms"] == 250.0
+
+
+def test_calls_reach_flow_steps_as_the_answer_url_leaves_them_with_a_rare_one_to_filter():
+    steps = [rows.call_flow_step(n) for n in range(1, 2001)]
+    fields = dict(
+        zip(rows.CALL_COLUMNS, rows.call_row(1, created=NOW).rstrip("\n").split("\t"), strict=True)
+    )
+
+    assert (fields["flow"], fields["flow_step"]) == rows.call_flow_step(1)[:2]
+    assert fields["flow_position"] == "Main line v3, step 'record' (pressed 1)"
+    rare = sum(1 for flow, step, _ in steps if (flow, step) == (rows.FLOW, rows.RARE_STEP))
+    assert 0 < rare / len(steps) <= 0.06
+    assert {flow for flow, _, _ in steps} == {rows.FLOW, "default"}
+    # A live call on the consent IVR is still at the greeting.
+    live = [n for n in range(1, 2001) if rows.call_status(n) != "ended"]
+    assert {rows.call_flow_step(n)[1] for n in live} == {"greeting", "start"}
+
+
+def test_the_timed_pages_include_the_flow_and_last_step_filters():
+    urls = pages.pages(now=NOW, calls=10_000, big_call_pk=7, small_call_pk=8)
+
+    rare = rows.newest_call_at(rows.FLOW, rows.RARE_STEP, calls=10_000)
+    assert urls[f"call list: flow {rows.FLOW}, last step {rows.RARE_STEP}"] == (
+        "/admin/calls/call/?flow=Main+line&flow_step=goodbye",
+        rows.call_id(rare),
+    )
+    assert rows.call_flow_step(rare)[:2] == (rows.FLOW, rows.RARE_STEP)
+    assert urls[f"call list: flow {rows.FLOW}"][0] == "/admin/calls/call/?flow=Main+line"

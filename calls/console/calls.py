@@ -17,6 +17,8 @@ from calls.console.extensions import call_page_inlines
 from calls.console.filters import (
     DateRangeFilter,
     DirectionFilter,
+    FlowFilter,
+    FlowStepFilter,
     HasProblemsFilter,
     ProblemCodeFilter,
     WhenFilter,
@@ -41,6 +43,8 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         "status",
         "final_status",
         DirectionFilter,
+        FlowFilter,
+        FlowStepFilter,
         WhenFilter,
         DateRangeFilter,
         HasProblemsFilter,
@@ -52,7 +56,18 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
     actions = [replay_call_events]
     change_form_template = "admin/calls/call/change_form.html"
     fieldsets = [
-        (None, {"fields": ["minivoice_id", "status_shown", "last_step", "last_step_time"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "minivoice_id",
+                    "status_shown",
+                    "last_step",
+                    "last_step_time",
+                    "flow_step_shown",
+                ]
+            },
+        ),
         ("Caller", {"fields": ["direction", "from_number", "to_number"]}),
         ("Times", {"fields": ["started", "answered", "ended", "duration"]}),
         ("What MiniVoice and we said", {"fields": ["answer_exchanges", "webhook_events"]}),
@@ -62,6 +77,7 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         "status_shown",
         "last_step",
         "last_step_time",
+        "flow_step_shown",
         "direction",
         "from_number",
         "to_number",
@@ -196,14 +212,28 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
 
     @admin.display(description="Last step", ordering="last_step_at")
     def last_step_shown(self, call: Call) -> str:
-        step = call.last_step or "—"
-        return step if len(step) <= 60 else step[:59] + "…"
+        """The flow's step the caller reached, and under it the last thing we heard of
+        (an event can come after it: the recording started, the call ended)."""
+        if not call.flow_position:
+            return _shortened(call.last_step or "—")
+        # The step's words are on the first line already: the second says what came of it
+        # ("say, transfer"; "Call ended (completed) after: say, transfer").
+        detail = call.last_step.replace(call.flow_position + ": ", "")
+        return format_html(
+            '<span class="mv-flow-step">{}</span><br><span class="mv-step-detail">{}</span>',
+            _shortened(call.flow_position),
+            _shortened(detail or "—"),
+        )
 
     # -- The page's fields ----------------------------------------------------------------
 
     @admin.display(description="Last step reached at")
     def last_step_time(self, call: Call) -> str:
         return timestamp(call.last_step_at)
+
+    @admin.display(description="Flow step")
+    def flow_step_shown(self, call: Call) -> str:
+        return call.flow_position or "—"
 
     @admin.display(description="Started")
     def started(self, call: Call) -> str:
@@ -230,6 +260,10 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         query = urlencode({"q": call.minivoice_id})
         count = AnswerExchange.objects.filter(call_minivoice_id=call.minivoice_id).count()
         return format_html('<a href="{}?{}">{} exchange(s)</a>', url, query, count)
+
+
+def _shortened(text: str, length: int = 60) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def _one_recording_per_status() -> QuerySet:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from calls import flows
-from calls.models import CallProblem
+from calls.models import CallProblem, Flow
 from calls.protocol import contract
 
 
@@ -138,6 +138,81 @@ class ProblemCodeFilter(admin.SimpleListFilter):
         if self.value() in CallProblem.Code.values:
             problems = CallProblem.objects.filter(call=OuterRef("pk"), code=self.value())
             return queryset.filter(Exists(problems))
+        return queryset
+
+
+class FlowFilter(admin.SimpleListFilter):
+    """The flow of a call's last answer (`Call.flow`, the head of an index)."""
+
+    title = "flow"
+    parameter_name = "flow"
+
+    def lookups(self, request, model_admin) -> list:
+        names = dict.fromkeys(Flow.objects.values_list("name", flat=True))
+        if self.value() and self.value() != flows.FALLBACK_FLOW:
+            names[self.value()] = None  # a flow deleted since: its calls are still found
+        return [
+            *((name, name) for name in names),
+            (flows.FALLBACK_FLOW, "Fallback (no flow could answer)"),
+        ]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(flow=self.value()) if self.value() else queryset
+
+    def choices(self, changelist):
+        # Another flow has other steps: a step chosen in this one goes with it.
+        step = FlowStepFilter.parameter_name
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name, step]),
+            "display": "All",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: lookup}, remove=[step]
+                ),
+                "display": title,
+            }
+
+
+class FlowStepFilter(admin.SimpleListFilter):
+    """The flow's step of a call's last answer, within the flow chosen: the steps of its
+    draft and of its latest versions. Without a flow there is nothing to choose from, and
+    a step alone is ignored (it would read every call: the index starts with the flow)."""
+
+    title = "last step"
+    parameter_name = "flow_step"
+    VERSIONS = 20  # older versions' steps are rarely asked for; a URL still reaches them
+
+    def __init__(self, request, params, model, model_admin):
+        # The flow's own filter takes its parameter out of `params`: read it from the URL.
+        self.flow = request.GET.get(FlowFilter.parameter_name, "")
+        super().__init__(request, params, model, model_admin)
+        if self.value() and not self.flow:
+            messages.warning(request, "Ignored the last step: choose a flow first.")
+
+    def lookups(self, request, model_admin) -> list:
+        if not self.flow:
+            return []
+        flow = Flow.objects.filter(name=self.flow).first()
+        if flow is None:
+            names = []
+        else:
+            names = list(flow.steps.values_list("name", flat=True))
+            for document in flow.versions.order_by("-number").values_list("document", flat=True)[
+                : self.VERSIONS
+            ]:
+                steps = document.get("steps") if isinstance(document, dict) else None
+                names += list(steps) if isinstance(steps, dict) else []
+        if self.value():
+            names.append(self.value())  # what the URL asks for stays shown, and undoable
+        return [(name, name) for name in dict.fromkeys(names)]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.flow:
+            return queryset.filter(flow=self.flow, flow_step=self.value())
         return queryset
 
 

@@ -23,8 +23,29 @@ def answer_step(
     draft: bool = False,
     pressed: str | None = None,
 ) -> str:
-    """`Flow 'Main line' v3, step 'consent' (pressed 2): say, collect`."""
-    where = f"Flow {flow!r}"
+    """`Main line v3, step 'consent' (pressed 2): say, collect`: where in the flow, and
+    the actions the caller was given there."""
+    where = flow_position(flow, version=version, step=step, draft=draft, pressed=pressed)
+    return with_actions(where, payload)
+
+
+def with_actions(where: str, payload: Mapping) -> str:
+    """A position followed by the names of the actions given there."""
+    names = ", ".join(action_name(action) or "?" for action in payload.get("actions", []))
+    return f"{where}: {names}"
+
+
+def flow_position(
+    flow: str,
+    *,
+    version: int | None = None,
+    step: str = "",
+    draft: bool = False,
+    pressed: str | None = None,
+) -> str:
+    """`Main line v3, step 'consent' (pressed 2)`: the flow's step a call reached, and the
+    keys that took it there (`(no input)` when a collect heard none)."""
+    where = flow or "(no flow)"
     if draft:
         where += " draft"
     elif version is not None:
@@ -33,8 +54,7 @@ def answer_step(
         where += f", step {step!r}"
     if pressed is not None:
         where += f" (pressed {pressed})" if pressed else " (no input)"
-    names = ", ".join(action_name(action) or "?" for action in payload.get("actions", []))
-    return f"{where}: {names}"
+    return where
 
 
 def exchange_step(exchange: AnswerExchange) -> str | None:

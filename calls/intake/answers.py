@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import flows
-from calls.flows.steps import answer_step, pressed_on
+from calls.flows.steps import flow_position, pressed_on, with_actions
 from calls.intake.errors import envelope
 from calls.intake.inbound import InboundRequest
 from calls.intake.webhook_ids import webhook_id_reused
@@ -143,17 +143,15 @@ def _answer(
     )
     call.mark_answered(at)  # MiniVoice asks the answer_url once the call is answered.
     position, payload, body, error = _build_answer(call=call, variables=answer.variables, step=step)
-    call.note_step(
-        answer_step(
-            position.flow,
-            payload,
-            version=position.version,
-            step=position.step,
-            draft=position.draft,
-            pressed=pressed_on(request.query_string, answer.variables),
-        ),
-        at=at,
+    where = flow_position(
+        position.flow,
+        version=position.version,
+        step=position.step,
+        draft=position.draft,
+        pressed=pressed_on(request.query_string, answer.variables),
     )
+    call.note_step(with_actions(where, payload), at=at)
+    call.note_flow_step(flow=position.flow, step=position.step, position=where)
     exchange = AnswerExchange(
         call=call,
         call_minivoice_id=call.minivoice_id,

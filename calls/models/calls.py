@@ -52,6 +52,19 @@ class Call(models.Model):
         max_length=255, blank=True, help_text="How far the caller got, in plain words."
     )
     last_step_at = models.DateTimeField(null=True, blank=True)
+    # The flow's step of the last answer we gave, kept apart from `last_step` (which
+    # MiniVoice's events move on too) so that the call list can filter by it on an index.
+    flow = models.CharField(
+        max_length=64, blank=True, help_text="The call flow of the last answer we gave."
+    )
+    flow_step = models.CharField(
+        max_length=64, blank=True, help_text="The flow's step of the last answer we gave."
+    )
+    flow_position = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="That step in plain words: Main line v3, step 'consent' (pressed 2).",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +76,10 @@ class Call(models.Model):
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["final_status", "-created_at"], name="calls_call_final_idx"),
             models.Index(fields=["direction", "-created_at"], name="calls_call_direction_idx"),
+            # The list filtered by flow, or by flow and last step, newest first.
+            models.Index(
+                fields=["flow", "flow_step", "-created_at"], name="calls_call_flow_step_idx"
+            ),
             # Pattern ops: a number's start (LIKE '+4412%') uses them under any collation.
             models.Index(
                 fields=["from_number"],
@@ -99,6 +116,14 @@ class Call(models.Model):
         if self.last_step_at is None or at >= self.last_step_at:
             self.last_step = step[:255]
             self.last_step_at = at
+
+    def note_flow_step(self, *, flow: str, step: str, position: str) -> None:
+        """The flow's step of the answer we give now. Answers come one after another (a
+        call's next request follows the last answer's collect or redirect, and a replay
+        changes nothing), so the latest answered is the latest reached."""
+        self.flow = flow[:64]
+        self.flow_step = step[:64]
+        self.flow_position = position[:255]
 
     # Transitions, one per event MiniVoice reports. Each keeps the earliest time it was
     # told and never moves the call backwards, so duplicates and late events are harmless.

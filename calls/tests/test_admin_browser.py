@@ -24,6 +24,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from calls.models import Call, CallProblem, WebhookEvent
 from calls.protocol.signatures import signed_headers
 from calls.tests.console_data import PASSWORD, send_call, support_member
+from calls.tests.flow_data import ask, collect_url, main_line_published
 from conftest import TEST_SECRET, WEBHOOK_URL, minivoice_event
 from recordings.models import Recording
 
@@ -332,8 +333,11 @@ def busy_list(transactional_db, post_answer, post_webhook) -> dict[str, Call]:
         "invalid_actions The action list names an action MiniVoice does not know"
     )
     Call.objects.filter(pk=made["unfinished"].pk).update(
-        last_step="Call ended (no-answer) after: Flow 'support_menu_after_hours': say, "
-        "gather, start_recording, say, stop_recording, hangup"
+        last_step="Call ended (no-answer) after: support_menu_after_hours v12, step "
+        "'billing_questions' (pressed 2): say, collect, start_recording, say, hangup",
+        flow="support_menu_after_hours",
+        flow_step="billing_questions",
+        flow_position="support_menu_after_hours v12, step 'billing_questions' (pressed 2)",
     )
     for code in [CallProblem.Code.ENDED_EARLY, CallProblem.Code.PROCESSING_FAILED]:
         CallProblem.objects.create(
@@ -367,3 +371,96 @@ def test_the_call_list_fits_1400_px_with_a_100_recording_call_in_one_short_row(
     busy.get_by_role("link", name="2 failed").click()
     expect(page.locator("#result_list tbody tr")).to_have_count(2)
     expect(page.locator("#changelist-filter")).to_contain_text("call_busy")
+
+
+@pytest.fixture
+def flow_calls(transactional_db, client, post_answer, post_webhook) -> None:
+    """A morning on the consent IVR: callers who consented, declined or pressed nothing
+    twice, each call ended as MiniVoice reports it; and two calls on the default flow."""
+    support_member("sam")
+    main_line_published()
+    for index, (keys, seconds) in enumerate(
+        [(["1"], 24), (["2"], 41), ([None, None], 17), (["2"], 12), (["1"], 63), (["9", "1"], 30)]
+    ):
+        call_id = f"call_sim_{index:02d}a7c31f9e2"
+        response = ask(client, call_id=call_id, at="2026-05-29T09:00:00Z")
+        for turn, digits in enumerate(keys, start=1):
+            response = ask(
+                client,
+                call_id=call_id,
+                url=collect_url(response),
+                digits=digits,
+                at=f"2026-05-29T09:00:{7 * turn:02d}Z",
+            )
+        ended = f"2026-05-29T09:{seconds // 60:02d}:{seconds % 60:02d}Z"
+        if keys[-1] == "1":  # consented: recorded, and once MiniVoice's storage failed
+            recording = {"call_id": call_id, "recording_id": f"rec_{call_id}"}
+            started = f"2026-05-29T09:00:{7 * len(keys) + 1:02d}Z"
+            post_webhook(minivoice_event("recording.started", created_at=started, **recording))
+            if index == 4:
+                post_webhook(
+                    minivoice_event(
+                        "recording.failed",
+                        created_at=started,
+                        reason="media storage unavailable",
+                        **recording,
+                    )
+                )
+            else:
+                post_webhook(
+                    minivoice_event(
+                        "recording.completed",
+                        created_at=ended,
+                        duration_seconds=seconds - 8,
+                        **recording,
+                    )
+                )
+        post_webhook(
+            minivoice_event(
+                "call.completed",
+                call_id=call_id,
+                status="completed",
+                duration_seconds=seconds,
+                created_at=ended,
+            )
+        )
+    for call_id in ("call_default_1", "call_default_2"):
+        send_call(
+            post_answer, post_webhook, call_id=call_id, recording="completed", to_number="+15557777"
+        )
+
+
+def test_support_narrows_the_call_list_to_a_flow_and_then_to_its_last_step(
+    flow_calls, live_server, page: Page
+):
+    _sign_in(page, live_server)
+    page.goto(live_server.url + reverse("admin:calls_call_changelist"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "call-list-flows.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    silent = page.locator("#result_list tbody tr", has_text="call_sim_02a7c31f9e2")
+    expect(silent.locator(".mv-flow-step")).to_have_text("Main line v1, step 'goodbye'")
+    expect(silent.locator(".mv-step-detail")).to_have_text(
+        "Call ended (completed) after: say, hangup"
+    )
+    filters = page.locator("#changelist-filter")
+    expect(filters).not_to_contain_text("By last step")
+
+    filters.get_by_role("link", name="Main line").click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(6)
+    filters.get_by_role("link", name="no_recording").click()
+
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator(".field-last_step_shown")).to_contain_text(
+        "Main line v1, step 'no_recording' (pressed 2)"
+    )
+    page.screenshot(path=ARTIFACTS / "call-list-flow-step.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    results = page.locator("#changelist .results")
+    assert results.evaluate("box => box.scrollWidth <= box.clientWidth")
+
+    # Another flow: its steps, not this one's.
+    filters.get_by_role("link", name="default", exact=True).click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    expect(filters).not_to_contain_text("no_recording")

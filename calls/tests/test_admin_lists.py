@@ -14,6 +14,7 @@ from django.utils import timezone
 from calls.console.base import CappedCountPaginator
 from calls.models import AnswerExchange, Call, WebhookEvent
 from calls.tests.console_data import send_call
+from calls.tests.flow_data import ask, collect_url, main_line_published
 from conftest import minivoice_event
 from recordings.models import Recording
 
@@ -316,6 +317,8 @@ def test_the_capped_count_does_not_sort_the_rows_it_counts(admin_client, calls):
         {"when": "\x00"},
         {"since": "\x00", "until": "2026-13-45"},
         {"o": "\x00"},
+        {"flow": "\x00", "flow_step": "\x00"},
+        {"flow": "x" * 10_000, "flow_step": "y" * 10_000},
         {"p": "-1"},
         {"p": "99999"},
     ],
@@ -330,3 +333,90 @@ def test_hostile_list_parameters_never_crash(admin_client, calls, name, params):
     # 200, or the admin's own redirect to ?e=1 for a lookup it cannot use.
     assert response.status_code in (200, 302), response.status_code
     assert Call.objects.count() == 3
+
+
+# -- Flows: the flow's step a call reached, and filters by flow and by last step -----------
+
+
+@pytest.fixture
+def flow_calls(db, client) -> None:
+    """Three calls through the consent IVR (consented, declined, silent twice) and one
+    through the default flow."""
+    main_line_published()
+    for call_id, keys in (("call_yes", ["1"]), ("call_no", ["2"]), ("call_silent", [None, None])):
+        response = ask(client, call_id=call_id)
+        for digits in keys:
+            response = ask(client, call_id=call_id, url=collect_url(response), digits=digits)
+    ask(client, call_id="call_default", to="+15557777")
+
+
+def filters_html(response) -> str:
+    return response.content.decode().split('id="changelist-filter"')[1]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"flow": "Main line"}, {"call_yes", "call_no", "call_silent"}),
+        ({"flow": "default"}, {"call_default"}),
+        ({"flow": "Main line", "flow_step": "no_recording"}, {"call_no"}),
+        ({"flow": "Main line", "flow_step": "goodbye"}, {"call_silent"}),
+        ({"flow": "default", "flow_step": "goodbye"}, set()),
+        ({"flow": "Main line", "flow_step": "no_such_step"}, set()),
+        ({"flow": "fallback"}, set()),
+        ({"flow": "A flow deleted since"}, set()),
+    ],
+)
+def test_the_call_list_filters_by_flow_and_by_last_step(admin_client, flow_calls, params, expected):
+    assert listed(admin_client, CALLS, params) == expected
+
+
+def test_the_last_steps_to_choose_from_are_the_chosen_flows(admin_client, flow_calls):
+    without_flow = filters_html(admin_client.get(reverse(CALLS)))
+    with_flow = filters_html(admin_client.get(reverse(CALLS), {"flow": "Main line"}))
+
+    assert "By last step" not in without_flow
+    steps = with_flow[with_flow.index("By last step") :]
+    for step in ("greeting", "greeting_again", "record", "no_recording", "goodbye"):
+        assert f"?flow=Main+line&amp;flow_step={step}" in steps
+    assert "flow_step=start" not in steps  # the default flow's step
+
+
+def test_choosing_another_flow_drops_the_step_chosen_in_this_one(admin_client, flow_calls):
+    response = admin_client.get(reverse(CALLS), {"flow": "Main line", "flow_step": "record"})
+
+    flows = filters_html(response)
+    flows = flows[flows.index("By flow") : flows.index("By last step")]
+    assert '<a href="?flow=default">default</a>' in flows
+    assert "flow_step" not in flows
+
+
+def test_a_last_step_without_a_flow_is_ignored_with_a_message(admin_client, flow_calls):
+    response = admin_client.get(reverse(CALLS), {"flow_step": "record"})
+
+    assert len(response.context["cl"].result_list) == 4
+    assert "Ignored the last step: choose a flow first." in response.content.decode()
+
+
+def test_the_call_list_shows_the_flows_step_over_the_last_thing_heard(admin_client, flow_calls):
+    html = admin_client.get(reverse(CALLS)).content.decode()
+    row = html[html.index(">call_no</a>") :]
+    row = row[: row.index("</tr>")]
+
+    assert (
+        '<span class="mv-flow-step">Main line v1, step &#x27;no_recording&#x27; (pressed 2)'
+        '</span><br><span class="mv-step-detail">say, transfer</span>'
+    ) in row
+
+
+def test_filtering_by_flow_and_step_reads_the_index_that_starts_with_them(admin_client, flow_calls):
+    response = admin_client.get(reverse(CALLS), {"flow": "Main line", "flow_step": "record"})
+    queryset = response.context["cl"].queryset
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A handful of rows reads faster whole: ask what the planner does at scale.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = queryset.explain()
+
+    assert "calls_call_flow_step_idx" in plan, plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,7 +15,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from calls.flows.document import read_document
+from calls.flows.examples import CONSENT_IVR
+from calls.flows.publishing import flow_import, flow_publish
+from calls.models import Flow
 from calls.protocol.signatures import signed_headers, verify_signature
+from calls.tests.flow_data import MAIN_LINE, main_line
 from conftest import TEST_SECRET
 from minivoice_site.env import envwebhooksecrets
 
@@ -255,6 +261,7 @@ def test_first_make_run_warns_of_no_missing_secret_and_names_the_new_account(fre
     assert CREDENTIALS.search(output)
     assert "(sign in with the user and password above)" in output
     assert (fresh_checkout / "var" / "dev-webhook-secret").is_file()
+    assert "Flow 'Main line': loaded from consent-ivr.json and published as v1" in output
 
 
 def test_later_make_run_prints_no_password_and_does_not_claim_one_above(fresh_checkout):
@@ -266,6 +273,7 @@ def test_later_make_run_prints_no_password_and_does_not_claim_one_above(fresh_ch
     assert not CREDENTIALS.search(output)
     assert "password above" not in output
     assert "Admin:    http://127.0.0.1:8000/admin/   (sign in as your superuser)" in output
+    assert "Flow 'Main line': there already, left as it is." in output
 
 
 def test_secret_only_needs_no_database_and_creates_no_admin(secret_file):
@@ -275,3 +283,55 @@ def test_secret_only_needs_no_database_and_creates_no_admin(secret_file):
 
     assert "generated into" in out.getvalue()
     assert "Admin" not in out.getvalue()
+
+
+# -- The shipped consent IVR ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_dev_setup_loads_the_consent_ivr_published_on_its_number(secret_file):
+    output = dev_setup()
+
+    assert "Flow 'Main line': loaded from consent-ivr.json and published as v1, answering " in (
+        output
+    )
+    flow = Flow.objects.get(name="Main line")
+    assert flow.live_version.number == 1
+    assert flow.live_version.document == json.loads(CONSENT_IVR.read_text())
+    assert flow.live_version.document["numbers"] == ["+15550199"]
+    assert Flow.objects.get(name="default").is_default  # every other number as before
+
+
+def test_the_shipped_consent_ivr_is_the_issues_file():
+    assert json.loads(CONSENT_IVR.read_text()) == MAIN_LINE
+
+
+@pytest.mark.django_db
+def test_a_second_run_leaves_the_consent_ivr_as_a_person_changed_it(secret_file):
+    dev_setup()
+    flow = Flow.objects.get(name="Main line")
+    flow.steps.filter(name="goodbye").update(actions=[{"say": {"text": "Bye."}}, {"hangup": {}}])
+    flow_publish(flow=flow)
+
+    output = dev_setup()
+
+    assert "Flow 'Main line': there already, left as it is." in output
+    flow.refresh_from_db()
+    assert flow.live_version.number == 2
+    assert list(flow.versions.values_list("number", flat=True)) == [2, 1]
+
+
+@pytest.mark.django_db
+def test_the_consent_ivr_is_not_loaded_on_a_number_another_flow_answers(secret_file):
+    flow_import(document=read_document(main_line(name="Reception", test_numbers=[])), publish=True)
+
+    output = dev_setup()
+
+    assert "Flow 'Main line': not loaded: numbers[0]: +15550199 is answered by flow " in output
+    assert not Flow.objects.filter(name="Main line").exists()
+    assert CREDENTIALS.search(output)  # the rest of the set-up went on
+
+
+@pytest.mark.django_db
+def test_migrate_alone_answers_as_before_with_no_consent_ivr():
+    assert list(Flow.objects.values_list("name", flat=True)) == ["default"]

@@ -308,7 +308,7 @@ def test_answer_url_sets_the_last_step(answer):
     answer(second=5)
 
     call = call_123()
-    assert call.last_step.startswith("Flow 'default'")
+    assert call.last_step.startswith("default v1, step 'start'")
     assert "start_recording" in call.last_step
     assert call.last_step_at == moment(5)
 
@@ -347,7 +347,7 @@ def test_event_after_the_call_ended_leaves_the_last_step(answer, deliver, delive
         deliver(event_type, **events[event_type])
 
     call = call_123()
-    assert call.last_step.startswith("Call ended (completed) after: Flow 'default'")
+    assert call.last_step.startswith("Call ended (completed) after: default v1, step 'start'")
     assert call.last_step_at == moment(30)
     assert Recording.objects.get().status == Recording.Status.COMPLETED
 
@@ -399,7 +399,7 @@ def test_older_event_delivered_late_does_not_overwrite_a_newer_step(answer, deli
     deliver("call.ringing", second=2)
 
     call = call_123()
-    assert call.last_step.startswith("Flow 'default'")
+    assert call.last_step.startswith("default v1, step 'start'")
     assert call.last_step_at == moment(5)
     assert call.status == "in_progress"
 

@@ -79,7 +79,7 @@ def test_the_dialled_number_reaches_its_flow_with_a_collect_url_back_to_the_answ
     exchange = last_exchange()
     assert (exchange.flow, exchange.flow_version, exchange.step) == ("Main line", 1, "greeting")
     assert exchange.response_body.encode() == response.content
-    assert Call.objects.get().last_step.startswith("Flow 'Main line' v1, step 'greeting'")
+    assert Call.objects.get().last_step.startswith("Main line v1, step 'greeting'")
 
 
 @pytest.mark.parametrize(
@@ -293,11 +293,28 @@ def test_call_timeline_json_carries_flow_version_and_step(client):
 
     call_command("call_timeline", "call_flow", "--json", stdout=out)
 
-    entries = [e for e in json.loads(out.getvalue())["entries"] if e["kind"] == "answer_url"]
+    document = json.loads(out.getvalue())
+    entries = [e for e in document["entries"] if e["kind"] == "answer_url"]
     assert [(e["flow"], e["flow_version"], e["step"]) for e in entries] == [
         ("Main line", 1, "greeting"),
         ("Main line", 1, "no_recording"),
     ]
+    call = document["call"]
+    assert (call["flow"], call["flow_step"], call["flow_position"]) == (
+        "Main line",
+        "no_recording",
+        "Main line v1, step 'no_recording' (pressed 2)",
+    )
+
+
+def test_call_timeline_says_the_flows_step_under_the_last_step(client):
+    main_line_published()
+    ask(client, url=collect_url(ask(client)), digits="1")
+    out = io.StringIO()
+
+    call_command("call_timeline", "call_flow", stdout=out)
+
+    assert "  Flow step: Main line v1, step 'record' (pressed 1)\n" in out.getvalue()
 
 
 def test_publishing_the_seed_flow_again_keeps_answering_it(client):
@@ -305,3 +322,46 @@ def test_publishing_the_seed_flow_again_keeps_answering_it(client):
 
     assert names(ask(client, to="+15559999")) == ["start_recording", "say", "stop_recording"]
     assert last_exchange().flow_version == 2
+
+
+def test_the_call_keeps_the_flows_step_it_reached_and_the_keys_that_took_it_there(
+    client, post_webhook
+):
+    main_line_published()
+    first = ask(client, at="2026-05-29T12:00:01Z")
+    ask(client, url=collect_url(first), digits="2", at="2026-05-29T12:00:08Z")
+
+    # MiniVoice's news after it moves the last step on, never the flow's step.
+    post_webhook(
+        minivoice_event(
+            "call.completed",
+            call_id="call_flow",
+            status="completed",
+            duration_seconds=40,
+            created_at="2026-05-29T12:00:40Z",
+        )
+    )
+
+    call = Call.objects.get()
+    assert (call.flow, call.flow_step) == ("Main line", "no_recording")
+    assert call.flow_position == "Main line v1, step 'no_recording' (pressed 2)"
+    assert call.last_step.startswith("Call ended (completed) after: Main line v1, step 'no_rec")
+
+
+def test_no_input_names_no_keys_in_the_flows_step(client):
+    main_line_published()
+
+    ask(client, url=collect_url(ask(client)))
+
+    assert Call.objects.get().flow_position == "Main line v1, step 'greeting_again'"
+
+
+def test_a_fallback_answer_is_the_calls_flow_step_with_no_step_name(client):
+    main_line_published()
+    url = collect_url(ask(client))
+
+    ask(client, url=url[:-3] + "AAA", digits="1")
+
+    call = Call.objects.get()
+    assert (call.flow, call.flow_step) == (flows.FALLBACK_FLOW, "")
+    assert call.flow_position == "fallback (pressed 1)"

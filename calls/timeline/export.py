@@ -46,6 +46,11 @@ def _call_json(call: Call) -> dict:
         "from": call.from_number,
         "to": call.to_number,
         "last_step": call.last_step,
+        # The flow's step of our last answer ("" before any, or for calls answered before
+        # calls kept it).
+        "flow": call.flow,
+        "flow_step": call.flow_step,
+        "flow_position": call.flow_position,
         "started_at": call.started_at,
         "answered_at": call.answered_at,
         "ended_at": call.ended_at,

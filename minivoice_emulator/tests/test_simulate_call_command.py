@@ -242,6 +242,7 @@ def test_demo_plays_four_stories_once_on_an_empty_database(app_server):
         "call_demo_in_progress": "in_progress",
     }
     assert first.count("as expected") == 4
+    assert "Demo calls on the consent IVR: skipped. No flow is named 'Main line'" in first
     assert "skipped, the database has calls already" in second
     assert Call.objects.count() == 4
 

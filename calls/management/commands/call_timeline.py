@@ -91,6 +91,8 @@ class Command(BaseCommand):
         if people or call.direction:
             self.stdout.write(f"  {call.direction or 'direction unknown'}  {people}".rstrip())
         self.stdout.write(f"  Last step: {call.last_step or '(none yet)'}")
+        if call.flow_position:
+            self.stdout.write(f"  Flow step: {call.flow_position}")
 
     def _print_recordings(self, recordings: list) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING("Recordings"))

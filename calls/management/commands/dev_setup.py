@@ -8,13 +8,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from calls.flows.examples import CONSENT_IVR, example_flow_ensure
+
 LOCAL_ADMIN = "admin"
 
 
 class Command(BaseCommand):
     help = (
         "Prepare a laptop checkout (run by `make run`): generate a local webhook secret "
-        "when none is set, and create a local admin with a random password, printed once."
+        "when none is set, create a local admin with a random password, printed once, and "
+        "load the shipped consent IVR (calls/flows/examples/consent-ivr.json) as a "
+        "published flow unless a flow of its name exists."
     )
     # This command is what fixes the missing secret the checks warn about: warning about
     # it first would only print the warning once more on a laptop's first `make run`.
@@ -39,6 +43,7 @@ class Command(BaseCommand):
         if secret_only:
             return
         created = self._ensure_local_admin()
+        self._ensure_example_flow()
         if url:
             self._print_banner(url.rstrip("/"), created_admin=created)
 
@@ -53,6 +58,18 @@ class Command(BaseCommand):
         self.stdout.write(f"  Webhooks: {url}/minivoice/webhooks/")
         self.stdout.write(f"  Answer:   {url}/minivoice/answer/")
         self.stdout.write("")
+
+    def _ensure_example_flow(self) -> None:
+        ensured = example_flow_ensure()
+        if ensured.loaded:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Flow {ensured.name!r}: loaded from {CONSENT_IVR.name} and published "
+                    f"as v{ensured.version}, answering {', '.join(ensured.numbers)}."
+                )
+            )
+        else:
+            self.stdout.write(f"Flow {ensured.name!r}: {ensured.why_not}.")
 
     def _ensure_webhook_secret(self) -> None:
         path = settings.DEV_WEBHOOK_SECRET_FILE

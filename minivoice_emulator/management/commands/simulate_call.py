@@ -8,16 +8,25 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from calls.management.progress import progress_bar
-from calls.models import Call, Flow
+from calls.models import Call
 from calls.protocol.actions import is_http_url
-from minivoice_emulator import report, session, transport
-from minivoice_emulator.scenarios import DEFAULT_SCENARIO, SCENARIOS
+from minivoice_emulator import flows, paths, report, session, transport
+from minivoice_emulator.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario
 from minivoice_site.env import webhook_secrets
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEMO_SCENARIOS = ("happy", "recording-fails", "caller-hangs-up", "in-progress")
+# The consent IVR `make run` loads (calls/flows/examples/consent-ivr.json), and what its
+# demo callers press at each collect.
+DEMO_FLOW = "Main line"
+DEMO_FLOW_CALLS = (
+    ("consent_given", ["1"], "the caller presses 1 to consent, and the call is recorded"),
+    ("consent_declined", ["2"], "the caller presses 2: transferred, not recorded"),
+    ("no_input_twice", ["", ""], "the caller presses nothing, twice: goodbye"),
+)
 BAD_ARGUMENTS = 2  # exit status for bad arguments or an app that cannot be reached
 
 
@@ -28,30 +37,36 @@ def _usage(message: str) -> CommandError:
     return CommandError(message, returncode=BAD_ARGUMENTS)
 
 
-def _numbers_of_flow(name: str | None, *, draft: bool) -> dict:
-    """The numbers a call needs to reach a flow (the live version, or with `draft` the
-    draft through a test number); {} without --flow: the default numbers."""
-    if name is None:
-        if draft:
-            raise _usage("--draft needs --flow NAME.")
-        return {}
-    flow = Flow.objects.select_related("live_version").filter(name=name).first()
+def _flow_to_play(
+    name: str | None, *, draft: bool, scenario: Scenario, digits: list[str]
+) -> tuple[flows.FlowToPlay | None, list[str], str]:
+    """(the flow the call reaches, the keys pressed, a note for the person): the flow
+    named; else, for a scenario about an action (`seeks`), a live flow that runs it, with
+    the keys that reach it unless keys were given; else the flow a call to a number no
+    flow lists reaches (the default flow)."""
+    flow, note = None, ""
+    if name is not None:
+        try:
+            flow = flows.flow_named(name, draft=draft)
+        except flows.FlowNotPlayable as refused:
+            raise _usage(str(refused)) from None
+    elif scenario.seeks:
+        flow = flows.flow_using(scenario.seeks)
+        if flow is None:
+            note = (
+                f"No live flow runs {scenario.seeks}: {scenario.name} plays against the "
+                "default flow (`make run` loads one that does, or `flows import FILE "
+                "--publish`)."
+            )
     if flow is None:
-        raise _usage(f"No flow is named {name!r} (manage.py flows export --all lists them).")
-    numbers = (flow.live_version.document.get("numbers") if flow.live_version else None) or (
-        flow.numbers if draft else None
-    )
-    if draft:
-        if not flow.test_numbers:
-            raise _usage(f"Flow {name!r} has no test number: --draft cannot reach its draft.")
-        return {"from_number": flow.test_numbers[0], "to_number": (numbers or ["+15550199"])[0]}
-    if flow.live_version is None:
-        raise _usage(f"Flow {name!r} is not published: try its draft with --draft.")
-    if not numbers:
-        if flow.live_version.document.get("default"):
-            return {"to_number": "+15550000"}  # any number no other flow answers
-        raise _usage(f"Flow {name!r} answers no number.")
-    return {"to_number": numbers[0]}
+        return (
+            flows.flow_for_call(from_number=flows.CALLER, to_number=flows.ANY_NUMBER),
+            digits,
+            note,
+        )
+    if scenario.seeks and not digits:
+        digits = paths.keys_to(flow.document, scenario.seeks) or []
+    return flow, digits, note
 
 
 class Command(BaseCommand):
@@ -96,7 +111,9 @@ class Command(BaseCommand):
             "--flow",
             metavar="NAME",
             help="Dial the first number of this call flow (its live version); with "
-            "--draft, call from its first test number so that its draft answers.",
+            "--draft, call from its first test number so that its draft answers. Without "
+            "it: a number no flow lists (the default flow), or for no-digits and "
+            "busy-transfer a live flow with a collect or a transfer.",
         )
         parser.add_argument(
             "--draft",
@@ -146,8 +163,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--demo",
             action="store_true",
-            help="On a database with no calls yet, play four demo calls (went well, "
-            "recording failed, caller hung up, still in progress); otherwise do nothing.",
+            help="On a database with no calls yet, play four demo calls on the default flow "
+            "(went well, recording failed, caller hung up, still in progress) and, if the "
+            f"consent IVR {DEMO_FLOW!r} is live, three on it (consent given, consent "
+            "declined, no input twice); otherwise do nothing.",
         )
         parser.add_argument(
             "--wait",
@@ -167,6 +186,7 @@ class Command(BaseCommand):
                 transport.probe(plan.api_url)
             except transport.Unreachable as exc:
                 raise _usage(f"Could not reach the emulator at {exc}.") from None
+        plan = self._aimed(plan, options)
         if options["demo"]:
             self._play_demo(plan)
             return
@@ -201,7 +221,8 @@ class Command(BaseCommand):
             ):
                 raise _usage(f"--digits takes keypad keys 0-9, * and #, or none (got {digits!r}).")
         digits = ["" if d == NO_DIGITS else d for d in options["digits"]]
-        numbers = _numbers_of_flow(options["flow"], draft=options["draft"])
+        if options["draft"] and options["flow"] is None:
+            raise _usage("--draft needs --flow NAME.")
         caller_says = options["caller_says"].strip()
         if options["caller_says"] and (
             not caller_says or not caller_says.isprintable() or len(caller_says) > 500
@@ -236,7 +257,27 @@ class Command(BaseCommand):
             seed=options["seed"],
             calls=options["calls"],
             concurrency=options["concurrency"],
-            **numbers,
+        )
+
+    def _aimed(self, plan: session.Plan, options: dict) -> session.Plan:
+        """The plan with the flow the call reaches (read from the app's database, once
+        the app answers), its numbers, and the keys pressed."""
+        try:
+            flow, digits, note = _flow_to_play(
+                options["flow"], draft=options["draft"], scenario=plan.scenario, digits=plan.digits
+            )
+        except DatabaseError as exc:
+            raise _usage(
+                f"Could not read the app's flows from its database ({exc}). Is it migrated?"
+            ) from None
+        if note:
+            self.stderr.write(note)
+        return dataclasses.replace(
+            plan,
+            flow=flow,
+            digits=digits,
+            from_number=flow.from_number if flow else flows.CALLER,
+            to_number=flow.to_number if flow else flows.ANY_NUMBER,
         )
 
     def _wait_for_app(self, base_url: str, wait: float) -> None:
@@ -279,14 +320,33 @@ class Command(BaseCommand):
 
     def _play_demo(self, plan: session.Plan) -> None:
         for name in DEMO_SCENARIOS:
-            call_id = f"call_demo_{name.replace('-', '_')}"
-            demo = dataclasses.replace(
+            self._play_demo_call(
                 plan,
+                call_id=f"call_demo_{name.replace('-', '_')}",
+                what=SCENARIOS[name].description,
                 scenario=SCENARIOS[name],
-                answer_url=plan.app_answer_url,
-                call_ids=[call_id],
-                calls=1,
             )
-            outcome = session.play(demo).results[0].verdict
-            said = "as expected" if outcome.ok else "DIFFERS (see simulate_call's verdict)"
-            self.stdout.write(f"Demo call {call_id}: {SCENARIOS[name].description}; {said}.")
+        try:
+            flow = flows.flow_named(DEMO_FLOW)
+        except flows.FlowNotPlayable as missing:
+            self.stdout.write(f"Demo calls on the consent IVR: skipped. {missing}")
+            return
+        for name, keys, what in DEMO_FLOW_CALLS:
+            self._play_demo_call(
+                plan,
+                call_id=f"call_demo_{name}",
+                what=f"{flow.label}, {what}",
+                scenario=SCENARIOS[DEFAULT_SCENARIO],
+                flow=flow,
+                digits=keys,
+                from_number=flow.from_number,
+                to_number=flow.to_number,
+            )
+
+    def _play_demo_call(self, plan: session.Plan, *, call_id: str, what: str, **changes) -> None:
+        demo = dataclasses.replace(
+            plan, answer_url=plan.app_answer_url, call_ids=[call_id], calls=1, **changes
+        )
+        outcome = session.play(demo).results[0].verdict
+        said = "as expected" if outcome.ok else "DIFFERS (see simulate_call's verdict)"
+        self.stdout.write(f"Demo call {call_id}: {what}; {said}.")
