@@ -3,8 +3,8 @@
 Nothing but Celery imports `recordings.tasks` (an import-linter contract says so). With
 no broker (a laptop, the tests) the named task runs right here, through
 `calls.dispatch.run_here`, whose one lock keeps Celery's autodiscovery from racing
-itself between apps and threads. Send after commit (`transaction.on_commit`), so a task never looks for a row
-that is not there yet.
+itself between apps and threads. Send after commit (`transaction.on_commit`), so a task
+never looks for a row that is not there yet.
 """
 
 from __future__ import annotations
