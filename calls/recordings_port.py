@@ -14,7 +14,11 @@ from its `AppConfig.ready()`. What calls may rely on is written here, once:
   `transcript_segments` (`start_seconds`, `end_seconds`, `text`) and `transcript_error`.
   A stored recording's audio is heard at the URL named `admin:recordings_recording_audio`
   (argument: the row's pk), behind its own permission check;
-- `lock_named` and `apply_event` apply a worker's batch of recording events.
+- `lock_named` and `apply_event` apply a worker's batch of recording events;
+- `calls_saying(words)` is the pks of the calls one of whose recordings' transcripts says
+  the words, for `pk__in`: a list when few, a one-column queryset (a subquery) when many;
+  on PostgreSQL a full-text search over an index, so the call list can search by words at
+  any size.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ class RecordingsPort:
     lock_named: Callable[..., dict[str, Any]]
     # (call=, event_type=, data=, at=, locked=): one recording event applied.
     apply_event: Callable[..., Any]
+    # words → the pks of the calls whose recordings say them (for `pk__in`).
+    calls_saying: Callable[[str], list[int] | models.QuerySet]
 
     def rows(self) -> models.QuerySet:
         return self.model._default_manager.all()

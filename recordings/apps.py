@@ -14,6 +14,7 @@ class RecordingsConfig(AppConfig):
             recordings_port_register,
         )
         from recordings.models import Recording  # noqa: PLC0415
+        from recordings.search import calls_saying  # noqa: PLC0415
         from recordings.services import (  # noqa: PLC0415
             recording_apply_event,
             recording_id_of,
@@ -27,5 +28,6 @@ class RecordingsConfig(AppConfig):
                 id_of=recording_id_of,
                 lock_named=recordings_locked,
                 apply_event=recording_apply_event,
+                calls_saying=calls_saying,
             )
         )
