@@ -200,9 +200,8 @@ class RecordingAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Call and flow", ordering="call__minivoice_id")
     def call_shown(self, recording: Recording) -> str:
-        return format_html(
-            '{}<div class="mv-quiet">{}</div>', self.call_link(recording), self.flow_shown(recording)
-        )
+        flow = self.flow_shown(recording)
+        return format_html('{}<div class="mv-quiet">{}</div>', self.call_link(recording), flow)
 
     @admin.display(description="Outcome", ordering="status")
     def outcome_shown(self, recording: Recording) -> str:

@@ -108,10 +108,12 @@ def test_dates_narrow_the_list(support, made):
 def test_words_said_and_filters_narrow_together(support, made):
     expected = ids(
         made,
-        lambda m: m.outcome == "completed"
-        and m.flow == "booking"
-        and "cancel" in m.recording.transcript.lower()
-        and m.recording.transcript_state == "done",
+        lambda m: (
+            m.outcome == "completed"
+            and m.flow == "booking"
+            and "cancel" in m.recording.transcript.lower()
+            and m.recording.transcript_state == "done"
+        ),
     )
 
     found = listed(support, {"q": "cancel", "outcome": "completed", "flow": "booking"})
