@@ -5,6 +5,7 @@ SQLite a plain case-insensitive match. Ids and phone numbers are still found as 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -202,5 +203,6 @@ def test_on_postgresql_a_big_call_list_is_searched_through_the_index_unprompted(
 
     assert found == {"call_00003", "call_07003", "call_14003"}
     assert any("recordings_transcript_search" in plan for plan in plans), plans
-    assert not any("Seq Scan on recordings_recording" in plan for plan in plans), plans
-    assert not any("Seq Scan on calls_call" in plan for plan in plans), plans
+    # The two big tables; a tiny one (no problems stored) is rightly scanned.
+    whole_table = re.compile(r"Seq Scan on (calls_call|recordings_recording)\b")
+    assert not any(whole_table.search(plan) for plan in plans), plans
