@@ -17,6 +17,10 @@ from its `AppConfig.ready()`. What calls may rely on is written here, once:
   (argument: the row's pk), behind its own permission check;
 - `lock_named` and `apply_event` apply a worker's batch of recording events;
   `apply_api` what MiniVoice's API said of a recording no webhook finished (the sweep).
+- `calls_saying(words)` is the pks of the calls one of whose recordings' transcripts says
+  the words, for `pk__in`: a list when few, a one-column queryset (a subquery) when many;
+  on PostgreSQL a full-text search over an index, so the call list can search by words at
+  any size.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class RecordingsPort:
     # (a `calls.minivoice_api.RecordingInfo`), applied and noted as learned from the API,
     # its audio asked for after commit if it completed; True when the recording moved.
     apply_api: Callable[..., bool]
+    # words → the pks of the calls whose recordings say them (for `pk__in`).
+    calls_saying: Callable[[str], list[int] | models.QuerySet]
 
     def rows(self) -> models.QuerySet:
         return self.model._default_manager.all()

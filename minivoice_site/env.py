@@ -117,6 +117,42 @@ def envbroker(name: str) -> str:
     return url
 
 
+_AUDIO_STORAGES = ("filesystem", "s3")
+
+
+def envaudiostorage() -> dict:
+    """The `STORAGES["default"]` entry where recordings' audio is kept, from AUDIO_STORAGE:
+    files under MEDIA_ROOT (`filesystem`), or an S3-compatible bucket through
+    django-storages (`s3`), named by the AWS_* variables README lists. Credentials are
+    never read here: boto3 finds them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the
+    machine's role)."""
+    kind = envstr("AUDIO_STORAGE", "filesystem").lower()
+    if kind not in _AUDIO_STORAGES:
+        raise ImproperlyConfigured(f"AUDIO_STORAGE must be filesystem or s3 (got {kind!r})")
+    if kind == "filesystem":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    bucket = envstr("AWS_STORAGE_BUCKET_NAME")
+    if not bucket:
+        raise ImproperlyConfigured("AUDIO_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": envstr("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": envstr("AWS_S3_REGION_NAME") or None,
+            "default_acl": None,  # the bucket's own policy: private
+            # Staff listen through a presigned link the audio view redirects to, signed
+            # for this long: short, since whoever holds it can fetch the audio.
+            "querystring_auth": True,
+            "querystring_expire": envint("AWS_QUERYSTRING_EXPIRE", 300, minimum=1),
+            # botocore still presigns with the old SigV2 unless told; newer AWS regions
+            # (and most S3-compatible stores) accept only SigV4.
+            "signature_version": "s3v4",
+            "file_overwrite": True,  # a recording's key is its own: a retry replaces it
+        },
+    }
+
+
 # Values published as examples (.env.example, and the Standard Webhooks documentation's
 # sample secret): a deployment that copied one has no secret at all.
 EXAMPLE_VALUES = {

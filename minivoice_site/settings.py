@@ -12,6 +12,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from minivoice_site.env import (
+    envaudiostorage,
     envbool,
     envbroker,
     envdatabase,
@@ -132,30 +133,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # MEDIA_ROOT, or an S3-compatible bucket with AUDIO_STORAGE=s3. Never served as public
 # media: support listens through the admin's audio view (recordings.views).
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT") or VAR_DIR / "media")
-AUDIO_STORAGE = envstr("AUDIO_STORAGE", "filesystem")
-if AUDIO_STORAGE == "filesystem":
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-elif AUDIO_STORAGE == "s3":
-    # django-storages; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or an
-    # instance role), as boto3 finds them.
-    _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": envstr("AWS_STORAGE_BUCKET_NAME"),
-            "endpoint_url": envstr("AWS_S3_ENDPOINT_URL") or None,
-            "region_name": envstr("AWS_S3_REGION_NAME") or None,
-            "default_acl": None,  # the bucket's own policy: private
-            "querystring_auth": True,
-            "querystring_expire": 300,  # a presigned link lives five minutes
-            "file_overwrite": True,  # a recording's key is its own: a retry replaces it
-        },
-    }
-    if not _default_storage["OPTIONS"]["bucket_name"]:
-        raise ImproperlyConfigured("AUDIO_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
-else:
-    raise ImproperlyConfigured("AUDIO_STORAGE must be filesystem or s3")
 STORAGES = {
-    "default": _default_storage,
+    "default": envaudiostorage(),  # AUDIO_STORAGE: filesystem or s3 (env.py)
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

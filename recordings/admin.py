@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import re
 from functools import partial
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import CharField, Prefetch, QuerySet, Value
 from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from calls.console import (
     CallIdFilter,
@@ -17,9 +19,18 @@ from calls.console import (
     call_page_inline_register,
     timestamp,
 )
+from calls.models import AnswerExchange
 from recordings.fetching import recordings_fetch_again
-from recordings.models import Recording
-from recordings.views import RecordingAudioView
+from recordings.filters import (
+    OUTCOMES,
+    DurationFilter,
+    FlowFilter,
+    OutcomeFilter,
+    outcome_of,
+)
+from recordings.models import AudioState, Recording, TranscriptState
+from recordings.search import recordings_saying
+from recordings.views import LISTEN_PERMISSION, RecordingAudioView
 from recordings.work import audio_fetch_send
 
 FETCH_PERMISSION = "recordings.fetch_recording"
@@ -64,28 +75,30 @@ class RecordingInline(admin.TabularInline):
 
 @admin.register(Recording)
 class RecordingAdmin(ReadOnlyAdmin):
+    # The QA list: what each recording came to, and a player in the row (get_list_display).
     list_display = [
-        "__str__",
-        "call_link",
-        "status",
-        "duration_seconds",
-        "format",
-        "started",
-        "finished",
-        "audio_shown",
+        "recording_shown",
+        "call_shown",
+        "outcome_shown",
+        "duration_shown",
+        "said",
     ]
+    list_display_links = ["recording_shown"]
     list_filter = [
-        "status",
-        "audio_state",
-        "transcript_state",
+        OutcomeFilter,
+        DurationFilter,
+        FlowFilter,
         WhenFilter,
         DateRangeFilter,
+        "transcript_state",
+        "status",  # the dashboard's and the call list's counts link here by status
         CallFilter,
     ]
     actions = [fetch_audio_again]
     change_form_template = "admin/recordings/recording/change_form.html"
+    change_list_template = "admin/recordings/recording/change_list.html"
     list_select_related = ["call"]
-    search_fields = ["minivoice_id__exact", "call__minivoice_id__exact", "transcript"]
+    search_fields = ["minivoice_id"]  # shows the box; the search itself is below
     search_help_text = (
         'A recording id or call id, exactly as MiniVoice sent it, or words said ("cancel").'
     )
@@ -131,19 +144,135 @@ class RecordingAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        # The player only for those who may listen; the audio view checks again.
+        if request.user.has_perm(LISTEN_PERMISSION):
+            return [*self.list_display, "player"]
+        return self.list_display
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Recording]:
+        # The page's calls' flows in one query (the exchanges that named one), not one
+        # per row; only the page's rows are read, never the count's.
+        named_a_flow = (
+            AnswerExchange.objects.exclude(flow="")
+            .only("call_id", "flow", "flow_version", "flow_draft", "received_at")
+            .order_by("received_at")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("call__answer_exchanges", queryset=named_a_flow, to_attr="flow_exchanges")
+            )
+        )
+
+    def get_search_results(self, request, queryset, search_term: str):
+        """An exact recording or call id; any other term is words said (the transcript's
+        full-text search on PostgreSQL, over its index)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # One lookup at a time, each on a unique index: an OR across the join to calls
+        # would make PostgreSQL read every recording.
+        for by_id in (
+            queryset.filter(minivoice_id=term),
+            queryset.filter(call__minivoice_id=term),
+        ):
+            if by_id.exists():
+                return by_id, False
+        # The words go along on each row, for the column that shows where they were said.
+        found = recordings_saying(term, recordings=queryset)
+        return found.annotate(searched=Value(term[:200], output_field=CharField())), False
+
     def has_fetch_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(FETCH_PERMISSION)
 
-    @admin.display(description="Audio", ordering="audio_state")
-    def audio_shown(self, recording: Recording) -> str:
-        """The audio's state; why it is unavailable, or the recording's failure reason."""
-        reason = recording.failure_reason
-        if recording.audio_state == Recording.AudioState.UNAVAILABLE:
+    # -- The QA list's columns ------------------------------------------------------------
+
+    @admin.display(description="Recording", ordering="created_at")
+    def recording_shown(self, recording: Recording) -> str:
+        """When it started (its page's link), and its id below, quietly."""
+        return format_html(
+            '{}<div class="mv-quiet">{}</div>',
+            timestamp(recording.started_at or recording.created_at),
+            recording,
+        )
+
+    @admin.display(description="Call and flow", ordering="call__minivoice_id")
+    def call_shown(self, recording: Recording) -> str:
+        flow = self.flow_shown(recording)
+        return format_html('{}<div class="mv-quiet">{}</div>', self.call_link(recording), flow)
+
+    @admin.display(description="Outcome", ordering="status")
+    def outcome_shown(self, recording: Recording) -> str:
+        """What the recording came to (the outcome filter's words), and why if it failed."""
+        outcome = outcome_of(recording)
+        reason = ""
+        if outcome == "unavailable":
             reason = recording.audio_error
-        label = recording.get_audio_state_display()
-        if recording.status != Recording.Status.COMPLETED:
-            label = "none"
-        return format_html("{}<div class='mv-abs'>{}</div>", label, reason) if reason else label
+        elif outcome == "failed":
+            reason = recording.failure_reason
+        elif outcome == "completed" and recording.audio_state == AudioState.PENDING:
+            reason = "audio being fetched"
+        label = OUTCOMES[outcome][0]
+        if not reason:
+            return format_html('<span class="mv-out mv-out-{}">{}</span>', outcome, label)
+        return format_html(
+            '<span class="mv-out mv-out-{}">{}</span><div class="mv-why" title="{}">{}</div>',
+            outcome,
+            label,
+            reason,
+            Truncator(reason).chars(90),
+        )
+
+    @admin.display(description="Duration", ordering="duration_seconds")
+    def duration_shown(self, recording: Recording) -> str:
+        seconds = recording.duration_seconds
+        if seconds is None:
+            return "—"
+        minutes, seconds = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+    @admin.display(description="Flow")
+    def flow_shown(self, recording: Recording) -> str:
+        """The flow the call first got, with its version (or "draft")."""
+        exchanges = recording.call.flow_exchanges
+        if not exchanges:
+            return "no flow"
+        first = exchanges[0]
+        if first.flow_draft:
+            return f"{first.flow} (draft)"
+        if first.flow_version is not None:
+            return f"{first.flow} v{first.flow_version}"
+        return first.flow
+
+    @admin.display(description="What was said")
+    def said(self, recording: Recording) -> str:
+        """The transcript's start, or around the words searched for, marked."""
+        if recording.transcript_state != TranscriptState.DONE:
+            words = {
+                TranscriptState.PENDING: "not transcribed yet",
+                TranscriptState.FAILED: "transcript failed",
+                TranscriptState.OFF: "transcripts off",
+            }
+            if recording.audio_state != AudioState.STORED:
+                return "—"
+            state = words[recording.transcript_state]
+            return format_html('<span class="mv-quiet">{}</span>', state)
+        return transcript_excerpt(recording.transcript, getattr(recording, "searched", ""))
+
+    @admin.display(description="Listen")
+    def player(self, recording: Recording) -> str:
+        if recording.audio_state != AudioState.STORED:
+            return "—"
+        # preload="none": a page of 50 players asks for no audio until one is played.
+        return format_html(
+            '<audio class="mv-row-player" controls preload="none" src="{}" '
+            'aria-label="Recording {}"></audio>',
+            reverse("admin:recordings_recording_audio", args=[recording.pk]),
+            recording,
+        )
 
     @admin.display(description="Call", ordering="call__minivoice_id")
     def call_link(self, recording: Recording) -> str:
@@ -157,3 +286,27 @@ class RecordingAdmin(ReadOnlyAdmin):
     @admin.display(description="Completed or failed")
     def finished(self, recording: Recording) -> str:
         return timestamp(recording.completed_at or recording.failed_at)
+
+
+EXCERPT_CHARS = 160
+
+
+def transcript_excerpt(text: str, words: str) -> str:
+    """About EXCERPT_CHARS of `text`: from its start, or around the first of `words`
+    found in it (marked), so a reviewer sees why the search found it."""
+    if not text:
+        return format_html('<span class="mv-quiet">{}</span>', "nothing said")
+    for word in sorted(re.findall(r"\w{3,}", words), key=len, reverse=True):
+        found = re.search(re.escape(word), text, re.IGNORECASE)
+        if found:
+            start = max(0, found.start() - EXCERPT_CHARS // 3)
+            end = min(len(text), start + EXCERPT_CHARS)
+            return format_html(
+                "{}{}<mark>{}</mark>{}{}",
+                "…" if start else "",
+                text[start : found.start()],
+                found[0],
+                text[found.end() : end],
+                "…" if end < len(text) else "",
+            )
+    return Truncator(text).chars(EXCERPT_CHARS)

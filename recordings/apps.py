@@ -14,6 +14,7 @@ class RecordingsConfig(AppConfig):
             recordings_port_register,
         )
         from recordings.models import Recording  # noqa: PLC0415
+        from recordings.search import calls_saying  # noqa: PLC0415
         from recordings.services import (  # noqa: PLC0415
             recording_apply_api,
             recording_apply_event,
@@ -29,5 +30,6 @@ class RecordingsConfig(AppConfig):
                 lock_named=recordings_locked,
                 apply_event=recording_apply_event,
                 apply_api=recording_apply_api,
+                calls_saying=calls_saying,
             )
         )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -92,6 +93,10 @@ class Recording(models.Model):
     transcript_segments = models.JSONField(default=list, blank=True)
     transcript_error = models.TextField(blank=True)
     transcribed_at = models.DateTimeField(null=True, blank=True)
+    # The transcript's words for full-text search (recordings.search), kept by a PostgreSQL
+    # trigger from `transcript` on every write, so nothing here sets it and a cleared
+    # transcript is unsearchable at once; empty on SQLite, which matches plainly.
+    transcript_search = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

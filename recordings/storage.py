@@ -96,6 +96,29 @@ def audio_save(*, key: str, spooled_audio: Spooled) -> str:
         raise FetchError(f"Could not write the audio to storage: {exc}.", retryable=True) from exc
 
 
+def audio_link(key: str, *, attachment: bool) -> str | None:
+    """A short-lived signed link to the audio straight from the bucket, when storage signs
+    its links (S3 with `querystring_auth`: the bucket answers Range requests itself); None
+    where the app must serve the bytes (files under MEDIA_ROOT are never public).
+    FileNotFoundError if the audio is not in storage."""
+    if not getattr(default_storage, "querystring_auth", False):
+        return None
+    if not default_storage.exists(key):  # say so here, not as the bucket's XML in a player
+        raise FileNotFoundError(key)
+    disposition = f'{"attachment" if attachment else "inline"}; filename="{audio_filename(key)}"'
+    return default_storage.url(
+        key,
+        parameters={
+            "ResponseContentDisposition": disposition,
+            "ResponseContentType": content_type(key),
+        },
+    )
+
+
+def audio_filename(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
+
+
 def audio_open(key: str) -> IO[bytes]:
     return default_storage.open(key, "rb")
 

@@ -1,13 +1,23 @@
 """A recording's audio for staff: listened to (inline) or downloaded, behind the admin's
 login and a permission each, never from a public media URL. Range requests are honoured
-(206 with Content-Range), so a player can seek; Safari will not play without them."""
+(206 with Content-Range), so a player can seek; Safari will not play without them.
+
+With the audio in an S3 bucket, the view checks the same permission and answers with a
+redirect to a presigned link to the object, valid for minutes: the bucket serves the
+bytes and their ranges, and the app's threads are not held by a stream. Each visit to the
+view signs a new link, so a page opened later never holds an expired one."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.views import View
 
@@ -33,6 +43,9 @@ class RecordingAudioView(View):
             state = recording.get_audio_state_display().lower()
             return _not_here(f"This recording's audio is not stored here ({state}).")
         try:
+            link = storage.audio_link(recording.audio_key, attachment=self.download)
+            if link:  # S3: the bucket serves the bytes (and their ranges) for a few minutes
+                return HttpResponseRedirect(link)
             return audio_response(request, recording, attachment=self.download)
         except OSError:  # gone from storage behind our back: say so, never a 500
             return _not_here("This recording's audio is missing from storage.")
@@ -62,7 +75,7 @@ def audio_response(request: HttpRequest, recording: Recording, *, attachment: bo
     response["Accept-Ranges"] = "bytes"
     if span:
         response["Content-Range"] = f"bytes {start}-{end}/{total}"
-    name = recording.audio_key.rsplit("/", 1)[-1]
+    name = storage.audio_filename(recording.audio_key)
     response["Content-Disposition"] = (
         f'{"attachment" if attachment else "inline"}; filename="{name}"'
     )

@@ -52,7 +52,10 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
     ]
     show_facets = admin.ShowFacets.NEVER
     search_fields = ["minivoice_id"]  # shows the box; the search itself is below
-    search_help_text = "A call id or recording id (exact), or a phone number (its start is enough)."
+    search_help_text = (
+        "A call id or recording id (exact), a phone number (its start is enough), "
+        'or words said on a recording ("cancel", "new appointment").'
+    )
     actions = [replay_call_events]
     change_form_template = "admin/calls/call/change_form.html"
     fieldsets = [
@@ -104,17 +107,24 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         )
 
     def get_search_results(self, request, queryset, search_term: str):
-        """Exact ids and phone-number prefixes only: each uses an index at any size."""
+        """Exact ids, phone-number prefixes, or words said: each uses an index at any size.
+
+        A term that is an id, or reads as a number (a digit or + first), is looked up as
+        such; any other is words said on the call's recordings (the port's full-text
+        search). Never both in one query: inside one OR, a subquery makes PostgreSQL scan
+        every call instead of combining indexes.
+        """
         term = search_term.strip()
         if not term:
             return queryset, False
         numbers = [term]
         if term[0].isdigit():
             numbers.append("+" + term)  # support often types a number without its +
-        # The ids first, as two tiny lookups: inside one OR, a subquery makes PostgreSQL
-        # scan every call instead of combining indexes.
+        # The ids first, as two tiny lookups (for the OR's sake, above).
         ids = list(Call.objects.filter(minivoice_id=term).values_list("pk", flat=True))
         ids += recordings().rows().filter(minivoice_id=term).values_list("call_id", flat=True)
+        if not ids and not _reads_as_number(term):
+            return queryset.filter(pk__in=recordings().calls_saying(term)), False
         matches = Q(pk__in=ids)
         for number in numbers:
             matches |= Q(from_number__startswith=number) | Q(to_number__startswith=number)
@@ -264,6 +274,10 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
 
 def _shortened(text: str, length: int = 60) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _reads_as_number(term: str) -> bool:
+    return term[0].isdigit() or term[0] == "+"
 
 
 def _one_recording_per_status() -> QuerySet:
