@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recordings', '0004_transcripts'),
+        ('recordings', '0006_transcript_search_index'),
     ]
 
     operations = [

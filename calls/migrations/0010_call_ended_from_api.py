@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0008_seed_default_flow'),
+        ('calls', '0009_call_flow_step'),
     ]
 
     operations = [
