@@ -14,7 +14,7 @@ from bench.signing import EVENT_CYCLE
 CALL_COLUMNS = (
     "minivoice_id", "direction", "from_number", "to_number", "status", "final_status",
     "started_at", "answered_at", "ended_at", "duration_seconds", "last_step", "last_step_at",
-    "flow", "flow_step", "flow_position", "created_at", "updated_at",
+    "flow", "flow_step", "flow_position", "ended_from_api", "created_at", "updated_at",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "webhook_id", "event_type", "call_minivoice_id", "occurred_at", "received_at",
@@ -125,7 +125,7 @@ def call_row(n: int, *, created: datetime) -> str:
     fields = [
         call_id(n), "inbound", "+15550100", f"+1555{n % 10_000_000:07d}", status,
         "completed" if ended else "", at, at, end if ended else r"\N", "61" if ended else r"\N",
-        "Recording completed" if ended else "Answered", at, *call_flow_step(n), at,
+        "Recording completed" if ended else "Answered", at, *call_flow_step(n), "f", at,
         end if ended else at,
     ]  # fmt: skip
     return "\t".join(fields) + "\n"

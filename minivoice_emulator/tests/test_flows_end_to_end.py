@@ -36,7 +36,16 @@ def play(imported_app, *keys: str) -> tuple[str, dict]:
     env, base_url, _ = imported_app
     digits = [f"--digits={key}" for key in keys]
     played = manage(
-        "simulate_call", "--base-url", base_url, "--flow", "Main line", *digits, "--json", env=env
+        "simulate_call",
+        "--base-url",
+        base_url,
+        "--wait",
+        "60",  # runserver may still be starting
+        "--flow",
+        "Main line",
+        *digits,
+        "--json",
+        env=env,
     )
     assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
     [call] = json.loads(played.stdout)["calls"]

@@ -277,7 +277,12 @@ def test_a_celery_worker_killed_mid_download_hands_the_task_on_and_it_is_stored(
         False,
     )
     try:
-        celery_app.send_task(FETCH_RECORDING_AUDIO, args=(recording.pk,), queue=queue)
+        # The environment's broker, the worker's, named here: an earlier test's own broker
+        # may linger in the app's connection pool.
+        with celery_app.connection_for_write(os.environ["CELERY_BROKER_URL"]) as broker:
+            celery_app.send_task(
+                FETCH_RECORDING_AUDIO, args=(recording.pk,), queue=queue, connection=broker
+            )
         deadline = time.monotonic() + 90
         downloading = None
         while downloading is None:
