@@ -28,7 +28,7 @@ from bench.recordings.phases import Parts
 from bench.run import LAG_CONNECTIONS, calibrate_delay
 
 WEBHOOKS = "/minivoice/webhooks/"
-BUSY_MARGIN_SECONDS = 20  # work beyond the phase: calibration, and a slower machine
+BUSY_MARGIN_SECONDS = 15  # work beyond the phase: start-up, and a slower machine
 MAX_BUSY_RECORDINGS = 40
 
 
@@ -71,12 +71,12 @@ def drain(conn, *, timeout: float) -> int:
     return pending
 
 
-def lag_phase(parts: Parts, load: Intake, *, seconds: float, rate: float, watch: dict) -> dict:
-    """Intake at `rate` for `seconds` (the pause calibrated first, in the conditions of the
-    phase, then those events processed); the lag of what it sent, and the cores each
-    process in `watch` ({name: pid}) and the whole machine were busy meanwhile."""
+def lag_phase(
+    parts: Parts, load: Intake, *, seconds: float, rate: float, delay_ms: float, watch: dict
+) -> dict:
+    """Intake at the round's pause for `seconds`; the lag of what it sent, and the cores
+    each process in `watch` ({name: pid}) and the whole machine were busy meanwhile."""
     conn = parts.conn
-    delay_ms = calibrate_delay(load, target=rate, connections=LAG_CONNECTIONS)
     drain(conn, timeout=30)
     cpu_before = {name: process_tree_cpu_seconds(pid) for name, pid in watch.items()}
     busy_before, wall_before = machine_busy_ticks(), time.monotonic()
@@ -136,6 +136,7 @@ def with_recordings(
     busy: list[RecordedCall],
     seconds: float,
     rate: float,
+    delay_ms: float,
     nice: int,
 ) -> dict:
     """The lag phase while a recordings worker fetches and transcribes `busy`."""
@@ -158,7 +159,7 @@ def with_recordings(
                 timeout=120,
             )  # fmt: skip
             phase = lag_phase(
-                parts, load, seconds=seconds, rate=rate,
+                parts, load, seconds=seconds, rate=rate, delay_ms=delay_ms,
                 watch={"events worker": parts.events_pid, "recordings worker": worker.pid},
             )  # fmt: skip
         finally:
@@ -220,17 +221,24 @@ def measure_lag(
         raise HarnessError("the events worker did not process the recordings' webhooks")
     result: dict = {"target_rps": rate, "recordings_worker_nice": nice, "rounds": []}
     for number in range(1, rounds + 1):
+        # One pause for both phases of a round, calibrated with the events worker alone:
+        # the same pacing, so a slower server under recordings work gets, if anything,
+        # fewer requests. Calibrated under that work, a trial on a saturated machine
+        # would ask for no pause at all, and the phase would measure an overload.
+        drain(parts.conn, timeout=30)
+        delay_ms = calibrate_delay(load, target=rate, connections=LAG_CONNECTIONS)
         console.print(f"  round {number}: intake at {rate:.0f} req/s for {seconds:.0f}s, alone…")
         alone = lag_phase(
-            parts, load, seconds=seconds, rate=rate, watch={"events worker": parts.events_pid}
-        )
+            parts, load, seconds=seconds, rate=rate, delay_ms=delay_ms,
+            watch={"events worker": parts.events_pid},
+        )  # fmt: skip
         console.print(
             f"  round {number}: the same while up to {len(busy[number - 1])} recordings are "
             "fetched and transcribed…"
         )
         beside = with_recordings(
             parts, load, round_number=number, warm=warm[number - 1], busy=busy[number - 1],
-            seconds=seconds, rate=rate, nice=nice,
+            seconds=seconds, rate=rate, delay_ms=delay_ms, nice=nice,
         )  # fmt: skip
         for phase in (alone, beside):
             phase["start"], phase["end"] = phase["start"].isoformat(), phase["end"].isoformat()

@@ -74,7 +74,7 @@ def test_a_missing_tool_is_named_and_nothing_starts(monkeypatch, tmp_path, capsy
 
 @pytest.mark.parametrize(
     ("seconds", "each", "needed"),
-    [(30, 10, 5), (8, 0.8, 35), (8, 0.01, 40), (600, 1000, 2)],
+    [(30, 10, 5), (8, 0.8, 29), (8, 0.01, 40), (600, 1000, 2)],
 )
 def test_enough_recordings_are_offered_to_keep_the_worker_busy_past_the_phase(
     seconds, each, needed
