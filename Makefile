@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test lint chromium wrk audio-tools worker clean bench bench-quick bench-profile bench-scale \
-	bench-partitioning
+	bench-partitioning bench-recordings bench-recordings-quick
 
 # Reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -80,6 +80,15 @@ bench-scale: $(VENV)/.installed
 ## bench-partitioning: the events table plain vs partitioned by month, ROWS rows (10,000,000)
 bench-partitioning: $(VENV)/.installed
 	$(PY) -m bench.partitioning $(if $(ROWS),--rows $(ROWS))
+
+## bench-recordings: recordings' audio work: a HOURS-long recording fetched (worker memory), download
+##      throughput, transcription's real-time factor and word error rate, lag beside it (~5 min)
+bench-recordings: $(VENV)/.installed wrk audio-tools
+	$(PY) -m bench.recordings $(if $(HOURS),--hours $(HOURS))
+
+## bench-recordings-quick: the same with shorter phases (~1 min; the lag figures are rough)
+bench-recordings-quick: $(VENV)/.installed wrk audio-tools
+	$(PY) -m bench.recordings --quick
 
 # The architecture (ARCHITECTURE.md) is checked with the style: import-linter's contracts
 # in pyproject.toml, imports inside functions included.

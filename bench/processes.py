@@ -201,14 +201,27 @@ def _status(url: str) -> int | None:
 
 
 @contextlib.contextmanager
-def celery_worker(*, env: dict, workdir: Path, concurrency: int) -> Iterator[subprocess.Popen]:
-    """Production's worker command, with `concurrency` processes."""
-    log = workdir / "worker.log"
-    command = [
+def celery_worker(
+    *,
+    env: dict,
+    workdir: Path,
+    concurrency: int,
+    queues: str = "",
+    log_name: str = "worker.log",
+    nice: int = 0,
+) -> Iterator[subprocess.Popen]:
+    """Production's worker command, with `concurrency` processes, on Celery's default
+    queue or on `queues` (`-Q`, e.g. "recordings"), logging to `workdir/log_name`; under
+    `nice -n N` when `nice` is given."""
+    log = workdir / log_name
+    command = ["nice", "-n", str(nice)] if nice else []
+    command += [
         sys.executable, "-m", "celery", "-A", "minivoice_site", "worker",
         "--loglevel", "INFO", "--concurrency", str(concurrency),
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
+    if queues:
+        command += ["-Q", queues]
     with started(command, env=env, log=log, name="celery") as process:
         wait_for(
             lambda: " ready." in log.read_text(errors="replace"),
