@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test lint chromium wrk audio-tools worker clean bench bench-quick bench-profile bench-scale \
-	bench-partitioning
+	bench-partitioning schema
 
 # Reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -79,6 +79,10 @@ bench-scale: $(VENV)/.installed
 ## bench-partitioning: the events table plain vs partitioned by month, ROWS rows (10,000,000)
 bench-partitioning: $(VENV)/.installed
 	$(PY) -m bench.partitioning $(if $(ROWS),--rows $(ROWS))
+
+## schema: regenerate docs/openapi.yaml from the views' declarations (commit it with them)
+schema: $(VENV)/.installed
+	$(PY) manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
 
 # The architecture (ARCHITECTURE.md) is checked with the style: import-linter's contracts
 # in pyproject.toml, imports inside functions included.
