@@ -169,12 +169,16 @@ class ActionPayload(Documented):
 
 # -- answer_url requests (calls.protocol.contract.parse_answer_request) -------------------
 
+# What Python's str.strip() takes off (str.isspace), spelled out: a pattern's \s differs
+# between regex dialects (ECMA's has no U+0085, Python's has).
+_BLANK = "".join(f"\\u{code:04x}" for code in range(0x20, 0x10000) if chr(code).isspace())
+_EDGE = rf"[^\x00-\x1f{_BLANK}]"
 CALL_ID = {
     "type": "string",
     "minLength": 1,
     "maxLength": contract.CALL_ID_MAX_LENGTH,
-    # Not blank, no control characters, as read (surrounding spaces are trimmed).
-    "pattern": r"^[^\x00-\x1f\s](?:[^\x00-\x1f]*[^\x00-\x1f\s])?$",
+    # Not blank, no control characters, as read (surrounding blanks are trimmed).
+    "pattern": rf"^{_EDGE}(?:[^\x00-\x1f]*{_EDGE})?$",
     "description": "MiniVoice's call id: everything is correlated by it.",
 }
 _CALL_FIELDS = {

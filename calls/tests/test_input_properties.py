@@ -9,6 +9,7 @@ seconds; pure functions, no database.
 from __future__ import annotations
 
 import json
+import re
 import string
 
 import jsonschema
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from calls.flows import tokens
 from calls.flows.checks import Checked, check_flow, recording_at_entry
 from calls.flows.document import DocumentError, FlowDocument, read_document
+from calls.intake.schema import CALL_ID as CALL_ID_SCHEMA
 from calls.intake.schema import ActionPayload
 from calls.protocol import actions, contract
 
@@ -300,6 +302,37 @@ def test_any_answer_url_request_is_read_or_refused_with_a_code(
     assert not any(ord(char) < 0x20 for char in answer.call_id)
     assert isinstance(answer.variables, dict)
     json.dumps(answer.variables)  # storable as JSON
+
+
+@bounded
+@given(
+    st.text(max_size=contract.CALL_ID_MAX_LENGTH + 2)
+    | st.builds(
+        "{}{}{}".format,
+        st.sampled_from(["", " ", "\x85", "\u3000", "\x1f", "\ufeff"]),
+        st.text(min_size=1, max_size=8),
+        st.sampled_from(["", "\t", "\xa0", "\x00", "\u2028"]),
+    )
+)
+def test_the_published_call_id_pattern_is_the_call_ids_the_code_takes_as_sent(call_id):
+    """The document's call id (CALL_ID) says exactly which ids are read unchanged."""
+    schema = CALL_ID_SCHEMA
+    documented = bool(re.fullmatch(schema["pattern"], call_id)) and (
+        schema["minLength"] <= len(call_id) <= schema["maxLength"]
+    )
+    try:
+        answer = contract.parse_answer_request(
+            method="POST",
+            query="",
+            body=json.dumps({"call_id": call_id}).encode(),
+            content_type="application/json",
+            signed=True,
+        )
+    except contract.MalformedRequest:
+        taken_as_sent = False
+    else:
+        taken_as_sent = answer.call_id == call_id
+    assert documented == taken_as_sent
 
 
 @bounded
