@@ -187,10 +187,8 @@ _CALL_FIELDS = {
     "from": {"type": "string"},
     "to": {"type": "string"},
 }
-_NOT_AN_EVENT = {
-    "not": {"required": ["event"]},
-    "description": "A body with an `event` key is a webhook event, refused here.",
-}
+# A body with an `event` key is a webhook event: refused here.
+_NOT_AN_EVENT = {"not": {"required": ["event"]}}
 
 
 class AnswerRequest(Documented):
@@ -199,7 +197,8 @@ class AnswerRequest(Documented):
         "description": (
             "MiniVoice's request for actions (CONTRACT.md §1): the call, and the variables "
             "gathered so far (`digits` after a collect). A flat `call_id` may stand for "
-            "`call.id`; other keys are ignored."
+            "`call.id`; other keys are ignored, but a body with an `event` key is a webhook "
+            "event, refused here."
         ),
         "properties": {
             "call": {
@@ -217,7 +216,7 @@ class AnswerRequest(Documented):
             {"required": ["call"], "properties": {"call": {"required": ["id"]}}},
             {"required": ["call_id"]},
         ],
-        "allOf": [_NOT_AN_EVENT],
+        **_NOT_AN_EVENT,
         "examples": [
             {
                 "call": {
@@ -237,7 +236,9 @@ class AnswerRequest(Documented):
 class AnswerForm(Documented):
     json_schema: ClassVar[dict] = {
         "type": "object",
-        "description": "The same request form-encoded: any other field is a variable.",
+        "description": (
+            "The same request form-encoded: any other field is a variable (but `event`)."
+        ),
         "properties": {
             "call_id": CALL_ID,
             **_CALL_FIELDS,
@@ -245,7 +246,7 @@ class AnswerForm(Documented):
         },
         "required": ["call_id"],
         "additionalProperties": {"type": "string"},
-        "allOf": [_NOT_AN_EVENT],
+        **_NOT_AN_EVENT,
     }
 
 
