@@ -96,4 +96,4 @@ worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A minivoice_site worker --beat -Q celery,recordings --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis
