@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test lint chromium wrk audio-tools worker clean bench bench-quick bench-profile bench-scale \
-	bench-partitioning bench-recordings bench-recordings-quick
+	bench-partitioning bench-recordings bench-recordings-quick schema
 
 # Reinstalled only when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -90,6 +90,10 @@ bench-recordings: $(VENV)/.installed wrk audio-tools
 bench-recordings-quick: $(VENV)/.installed wrk audio-tools
 	$(PY) -m bench.recordings --quick
 
+## schema: regenerate docs/openapi.yaml from the views' declarations (commit it with them)
+schema: $(VENV)/.installed
+	$(PY) manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
+
 # The architecture (ARCHITECTURE.md) is checked with the style: import-linter's contracts
 # in pyproject.toml, imports inside functions included.
 lint: $(VENV)/.installed
@@ -102,4 +106,4 @@ worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A minivoice_site worker --beat -Q celery,recordings --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis

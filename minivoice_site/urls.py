@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 admin.site.site_header = "MiniVoice support"
 admin.site.site_title = "MiniVoice support"
@@ -13,5 +14,8 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("minivoice/", include("calls.urls")),
     path("admin/", admin.site.urls),
+    # The OpenAPI document and its rendering (who may read them: settings.py, README).
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

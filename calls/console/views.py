@@ -17,10 +17,16 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views import View
+from drf_spectacular.utils import extend_schema
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
+from calls.console import schema as openapi
 from calls.console.base import indent_json, timestamp
 from calls.console.charts import lane_chart
+from calls.intake.views import IgnoreAcceptHeader
 from calls.models import Call
 from calls.timeline import build_timeline, say_offset, timeline_json
 from calls.timeline.lanes import build_lanes
@@ -135,10 +141,18 @@ def _raw(entry: Entry) -> list[tuple[str, str]]:
     return []
 
 
-class _CallView(View):
-    model_admin = None
+class _CallView(APIView):
+    """A call's JSON for the console, behind the admin's login (`admin_view` sends anyone
+    else to it). DRF's view, so that the document (/api/schema/) describes it and its
+    refusals are the error envelope; staff only, which also keeps it out of the document
+    that others read."""
 
-    def call(self, request: HttpRequest, pk: int) -> Call:
+    model_admin = None
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAdminUser]
+    content_negotiation_class = IgnoreAcceptHeader
+
+    def call(self, request: Request, pk: int) -> Call:
         call = get_object_or_404(Call, pk=pk)
         if not self.model_admin.has_view_permission(request, call):
             raise PermissionDenied
@@ -148,7 +162,14 @@ class _CallView(View):
 class TimelineExportView(_CallView):
     """The call's timeline as a JSON download, exactly `call_timeline --json`'s shape."""
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+    @extend_schema(
+        operation_id="call_timeline_export",
+        summary="A call's timeline as JSON (staff)",
+        tags=["Console"],
+        parameters=openapi.PARAMETERS,
+        responses=openapi.EXPORT_RESPONSES,
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
         call = self.call(request, pk)
         timeline = build_timeline(call_id=call.minivoice_id, max_events=MAX_EVENTS)
         body = json.dumps(timeline_json(timeline), cls=DjangoJSONEncoder, indent=2)
@@ -161,12 +182,20 @@ class TimelineExportView(_CallView):
 class TimelineLiveView(_CallView):
     """The timeline's HTML as it is now, for a page that polls while the call goes on."""
 
-    def get(self, request: HttpRequest, pk: int) -> JsonResponse:
+    @extend_schema(
+        operation_id="call_timeline_live",
+        summary="A call's timeline as it is now, for its page's live poll (staff)",
+        tags=["Console"],
+        parameters=openapi.PARAMETERS,
+        responses=openapi.LIVE_RESPONSES,
+    )
+    def get(self, request: Request, pk: int) -> JsonResponse:
         call = self.call(request, pk)
         timeline = build_timeline(call_id=call.minivoice_id, max_events=MAX_EVENTS)
         return JsonResponse(
             {
                 "live": is_live(call),
-                "html": render_timeline(timeline=timeline, call=call, request=request),
+                # Django's request: the template's context processors read it.
+                "html": render_timeline(timeline=timeline, call=call, request=request._request),
             }
         )

@@ -53,14 +53,27 @@ def read_token(signed: str, *, call_id: str) -> StepToken:
         ) from None
     except signing.BadSignature:
         raise BadToken("step token is not ours (tampered with or malformed)") from None
-    try:
-        token_call, flow_id, version, step = values
-        token = StepToken(str(token_call), int(flow_id), int(version), str(step))
-    except (TypeError, ValueError):
-        raise BadToken("step token has an unknown shape") from None
+    if not _is_token_shape(values):
+        # Signed with our key but not as step_url writes it (another version's shape):
+        # read as written or not at all. Coercing would take 1.5 as flow 1, and raise
+        # OverflowError on the Infinity that JSON lets through.
+        raise BadToken("step token has an unknown shape")
+    token = StepToken(*values)
     if token.call_id != call_id:
         raise BadToken(
             f"step token was made for call {token.call_id!r}, not {call_id!r}: a request "
             "replayed to another call's URL changes nothing"
         )
     return token
+
+
+def _is_token_shape(values: object) -> bool:
+    """[call id, flow id, version, step]: text, two whole numbers, text (as step_url
+    writes them: JSON keeps each type)."""
+    if not isinstance(values, list) or len(values) != 4:
+        return False
+    token_call, flow_id, version, step = values
+    numbers_ok = all(
+        isinstance(number, int) and not isinstance(number, bool) for number in (flow_id, version)
+    )
+    return isinstance(token_call, str) and isinstance(step, str) and numbers_ok

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from rest_framework import status
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -40,9 +42,17 @@ def envelope_exception_handler(exc: Exception, context: dict) -> Response:
     elif isinstance(exc, APIException):
         code, message = exc.default_code, _message(exc.detail)
     else:  # Http404 or PermissionDenied from Django, which DRF translates.
-        code, message = "error", _message(response.data.get("detail", ""))
+        code = _DJANGO_CODES.get(type(exc), "error")
+        message = _message(response.data.get("detail", ""))
     response.data = envelope(code, message)
     return response
+
+
+# The codes DRF gives the same refusals of its own.
+_DJANGO_CODES = {
+    Http404: exceptions.NotFound.default_code,
+    PermissionDenied: exceptions.PermissionDenied.default_code,
+}
 
 
 def _message(detail: object) -> str:

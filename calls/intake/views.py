@@ -13,11 +13,13 @@ import traceback
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from calls.intake import schema as openapi
 from calls.intake.answers import answer_call, answer_fallback, answer_refuse
 from calls.intake.errors import ApiError
 from calls.intake.events import event_ingest
@@ -50,6 +52,7 @@ class MiniVoiceView(APIView):
     authentication_classes = ()
     permission_classes = ()
     parser_classes = ()
+    schema = openapi.BodyRequired()
 
     def perform_authentication(self, request: Request) -> None:
         """No user to find (DRF's documented way: `request.user` would be looked up
@@ -61,9 +64,37 @@ class AnswerView(MiniVoiceView):
 
     http_method_names = ["get", "post"]
 
+    @extend_schema(
+        operation_id="answer_get",
+        summary="The answer_url, asked with GET (local development only)",
+        description=(
+            "Without a webhook secret (a laptop before `dev_setup`) MiniVoice may ask with "
+            "query parameters, unsigned: any parameter not named here is a variable. With "
+            "a secret set, every GET is refused: its query string cannot be signed."
+        ),
+        tags=["MiniVoice"],
+        parameters=[*openapi.ANSWER_GET_QUERY, *openapi.signature_headers(required=False)],
+        responses=openapi.ANSWER_GET_RESPONSES,
+    )
     def get(self, request: Request) -> HttpResponse:
         return self.answer(request)
 
+    @extend_schema(
+        operation_id="answer",
+        summary="The answer_url: the actions to run on a call",
+        description=(
+            "MiniVoice asks when a call is answered, and again after a collect or a "
+            "redirect (at the step url this application wrote). Signed like a webhook; "
+            "with a secret set only the signed body counts."
+        ),
+        tags=["MiniVoice"],
+        parameters=[*openapi.ANSWER_QUERY, *openapi.signature_headers(required=True)],
+        request={
+            "application/json": openapi.AnswerRequest,
+            "application/x-www-form-urlencoded": openapi.AnswerForm,
+        },
+        responses=openapi.ANSWER_RESPONSES,
+    )
     def post(self, request: Request) -> HttpResponse:
         return self.answer(request)
 
@@ -103,6 +134,18 @@ class WebhookView(MiniVoiceView):
 
     http_method_names = ["post"]
 
+    @extend_schema(
+        operation_id="webhook",
+        summary="MiniVoice's webhooks: one event per request",
+        description=(
+            "Verified, stored once per webhook-id, acknowledged at once and processed in "
+            "the background. Only unsigned, badly signed or malformed requests get 4xx."
+        ),
+        tags=["MiniVoice"],
+        parameters=openapi.signature_headers(required=True),
+        request={"application/json": openapi.WebhookEvent},
+        responses=openapi.WEBHOOK_RESPONSES,
+    )
     def post(self, request: Request) -> HttpResponse:
         inbound = read_inbound(request._request, max_bytes=contract.MAX_WEBHOOK_BODY_BYTES)
         if inbound.content_type not in JSON_TYPES:
