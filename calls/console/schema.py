@@ -41,10 +41,17 @@ _RECORDED_CALL = _object(
         "from": _TEXT,
         "to": _TEXT,
         "last_step": _TEXT,
+        "flow": {**_TEXT, "description": "The flow of our last answer; empty before any."},
+        "flow_step": {**_TEXT, "description": "Its step."},
+        "flow_position": {**_TEXT, "description": "Both in words, with the keys pressed."},
         "started_at": nullable(DATE_TIME),
         "answered_at": nullable(DATE_TIME),
         "ended_at": nullable(DATE_TIME),
         "duration_seconds": nullable(_COUNT),
+        "ended_from_api": {
+            "type": "boolean",
+            "description": "Its end was learned from MiniVoice's API, not from a webhook.",
+        },
     },
     title="A call with a row",
 )
@@ -70,6 +77,10 @@ _RECORDING = _object(
         "format": _TEXT,
         "size_bytes": nullable(_COUNT),
         "failure_reason": _TEXT,
+        "status_from_api": {
+            "type": "boolean",
+            "description": "How it ended was learned from MiniVoice's API, not from a webhook.",
+        },
         "audio_state": {**_TEXT, "description": "pending, stored, unavailable or pruned"},
         "audio_size_bytes": nullable(_COUNT),
         "audio_sha256": nullable(_TEXT),
@@ -78,7 +89,7 @@ _RECORDING = _object(
             **nullable(_TEXT),
             "description": "Where staff with the permission listen, once the audio is stored.",
         },
-        "transcript_state": {**_TEXT, "description": "pending, done, failed or off"},
+        "transcript_state": {**_TEXT, "description": "pending, done, failed, off or pruned"},
         "transcript": nullable(_TEXT),
         "transcript_segments": {
             "type": "array",
