@@ -212,7 +212,8 @@ CELERY_BEAT_SCHEDULE = {
     # Problems only time passing can reveal (a recording that never completed, ...).
     "check-overdue-calls": {"task": "calls.tasks.check_overdue_calls", "schedule": 60.0},
 }
-# How long a client may take to send a request's body under gunicorn (minivoice_site/wsgi.py).
+# Under gunicorn, how long a client may take to send its headers (minivoice_site/gunicorn_worker.py)
+# and each next part of its body (minivoice_site/wsgi.py).
 REQUEST_READ_TIMEOUT_SECONDS = envint("REQUEST_READ_TIMEOUT_SECONDS", 5, minimum=1)
 # How long intake may wait on the broker before leaving an event to the sweep.
 BROKER_PUBLISH_TIMEOUT_SECONDS = envint("BROKER_PUBLISH_TIMEOUT_MS", 300, minimum=10) / 1000
