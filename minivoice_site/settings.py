@@ -55,6 +55,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A connection that failed for a reason a new one would cure (read-only, shutting
+    # down) is closed after the request, not kept for CONN_MAX_AGE.
+    "minivoice_site.db_connections.CloseCuredConnectionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
