@@ -200,6 +200,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# After a broker outage, a worker is back within a second and drains what was stored
+# meanwhile (calls.worker); it tries to reconnect for as long as the outage lasts.
+CELERY_WORKER_CONSUMER = "calls.worker:Consumer"
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # No task waits in the broker with a countdown (retries are scheduled in the database,
 # see calls.tasks), so a message unacknowledged this long belongs to a dead worker:
 # Redis hands it to another. Longer than any task runs; the sweep covers the gap.
