@@ -68,6 +68,10 @@ SETTINGS_VARIABLES = (
     "BROKER_PUBLISH_TIMEOUT_MS",
     "MINIVOICE_EVENT_RETRY_HOURS",
     "REQUEST_READ_TIMEOUT_SECONDS",
+    "MINIVOICE_LOGIN_FAILURE_LIMIT",
+    "MINIVOICE_LOGIN_LOCKOUT_MINUTES",
+    "MINIVOICE_SESSION_IDLE_MINUTES",
+    "TRUSTED_PROXY_COUNT",
 )
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
 
@@ -376,6 +380,11 @@ BAD_SETTINGS = [
         id="no-grace",
     ),
     pytest.param({"MINIVOICE_CALL_STUCK_HOURS": "4h"}, "MINIVOICE_CALL_STUCK_HOURS", id="hours"),
+    pytest.param(
+        {"MINIVOICE_LOGIN_LOCKOUT_MINUTES": "15m"},
+        "MINIVOICE_LOGIN_LOCKOUT_MINUTES",
+        id="lockout-minutes-with-a-unit",
+    ),
     pytest.param(
         {"MINIVOICE_ALERT_WEBHOOK_URL": "ftp://chat.example/hook"},
         "MINIVOICE_ALERT_WEBHOOK_URL",
