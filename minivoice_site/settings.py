@@ -369,7 +369,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 MIDDLEWARE += [
-    "csp.middleware.CSPMiddleware",
+    "minivoice_site.security.DocumentCSPMiddleware",  # django-csp's, on HTML pages
     "minivoice_site.security.PermissionsPolicyMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the locked-out page.
     "axes.middleware.AxesMiddleware",

@@ -184,3 +184,13 @@ def test_the_sign_in_and_locked_out_pages_carry_the_security_headers(client):
         answer = _sign_in(client, "nobody", f"wrong-{n}")
     assert answer.status_code == 429
     _assert_security_headers(answer)
+
+
+@pytest.mark.django_db
+def test_minivoice_s_json_answers_carry_no_page_policy(post_webhook):
+    # A policy governs what a rendered page may load; MiniVoice's JSON answers are spared
+    # the cost of building one.
+    answer = post_webhook({"event": "call.ringing", "call": {"id": "call_1"}, "data": {}})
+    assert answer.status_code == 202
+    assert "Content-Security-Policy" not in answer
+    assert answer["X-Frame-Options"] == "DENY"

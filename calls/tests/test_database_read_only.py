@@ -55,6 +55,9 @@ def read_only_switch() -> Iterator:
     finally:
         switch(False)
         admin.close()
+        # This process's own connection, if it was opened meanwhile, is read-only too: a
+        # new one for the test database's clean-up.
+        connection.close()
 
 
 def _deliveries(port: int, prefix: str) -> list[int]:
