@@ -376,3 +376,15 @@ MIDDLEWARE += [
 ]
 # django-axes says which version it runs at every start: noise in every command's output.
 LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}
+
+# -- Two-factor sign-in (django-otp, TOTP): minivoice_site/two_factor.py -----------------
+# Optional for staff (a confirmed TOTP device asks for its code at sign-in), required for
+# superusers when MINIVOICE_REQUIRE_2FA is on.
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp"]
+_after_auth = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+MIDDLEWARE[_after_auth:_after_auth] = [
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified()
+    "minivoice_site.two_factor.RequireTwoFactorMiddleware",
+]
+MINIVOICE_REQUIRE_2FA = envbool("MINIVOICE_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = "MiniVoice support"
