@@ -346,10 +346,10 @@ AXES_CLIENT_IP_CALLABLE = "minivoice_site.security.client_ip"
 SESSION_COOKIE_AGE = envint("MINIVOICE_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 
-# Security headers on every answer: a Content-Security-Policy (django-csp) that allows
-# scripts, styles, audio and requests from this origin only (no inline script, no inline
-# style: the console's are static files), frames from nowhere; X-Frame-Options: DENY;
-# Referrer-Policy; Permissions-Policy (minivoice_site.security).
+# Security headers: on every page (HTML), a Content-Security-Policy (django-csp) that
+# allows scripts, styles, audio and requests from this origin only (no inline script, no
+# inline style: the console's are static files) and frames from nowhere; on every answer,
+# X-Frame-Options: DENY, Referrer-Policy and Permissions-Policy (minivoice_site.security).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
