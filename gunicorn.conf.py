@@ -1,11 +1,11 @@
 """Production's gunicorn settings: `gunicorn minivoice_site.wsgi` reads this file itself.
 
-Threaded workers (gthread), so that a few slow or stalled clients cannot take every
-worker: each worker process serves many connections, and a request whose body does not
-arrive within REQUEST_READ_TIMEOUT_SECONDS is cut off (minivoice_site/wsgi.py). MiniVoice
+Threaded workers (gthread), so that slow or stalled clients cannot take every worker:
+each worker process serves many connections; a request's headers are read by the worker's
+event loop and it gets a thread only once they are whole (408 if they are not within
+REQUEST_READ_TIMEOUT_SECONDS, minivoice_site/gunicorn_worker.py), and a body that does not
+arrive within the same timeout is cut off with a 400 (minivoice_site/wsgi.py). MiniVoice
 gives up on a webhook after 10 seconds, so no client may hold intake for longer.
-A buffering proxy (nginx) in front still helps against clients that trickle headers;
-see the README's production section.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import multiprocessing
 from minivoice_site.env import envint, envstr
 
 bind = envstr("GUNICORN_BIND", "0.0.0.0:8000")
-worker_class = "gthread"
+# gthread, with each request's headers read by the worker's event loop, not a thread, and
+# the whole read bounded by REQUEST_READ_TIMEOUT_SECONDS (minivoice_site/gunicorn_worker.py).
+worker_class = "minivoice_site.gunicorn_worker.HeadReadingThreadWorker"
 # Processes: one per core, and one more, use the cores; threads cover waiting on I/O.
 workers = envint("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1, minimum=1)
 threads = envint("GUNICORN_THREADS", 16, minimum=1)

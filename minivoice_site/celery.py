@@ -6,6 +6,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minivoice_site.settings")
 
-app = Celery("minivoice_site")
+# Every task closes a database connection that a new one would cure (a read-only
+# session, a server shutting down): see minivoice_site.db_connections.
+app = Celery("minivoice_site", task_cls="minivoice_site.db_connections:CheckedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

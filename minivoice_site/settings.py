@@ -6,9 +6,11 @@ on by setting variables; `.env.example` lists every one with what it does.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from minivoice_site.env import (
@@ -58,6 +60,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A connection that failed for a reason a new one would cure (read-only, shutting
+    # down) is closed after the request, not kept for CONN_MAX_AGE.
+    "minivoice_site.db_connections.CloseCuredConnectionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -178,6 +183,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# After a broker outage, a worker is back within a second and drains what was stored
+# meanwhile (calls.worker); it tries to reconnect for as long as the outage lasts.
+CELERY_WORKER_CONSUMER = "calls.worker:Consumer"
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # No task waits in the broker with a countdown (retries are scheduled in the database,
 # see calls.tasks), so a message unacknowledged this long belongs to a dead worker:
 # Redis hands it to another. Longer than any task runs; the sweep covers the gap.
@@ -203,7 +212,8 @@ if MINIVOICE_PRUNE_RECORDINGS_AFTER is not None:
         "task": "recordings.tasks.prune_old_recordings",
         "schedule": crontab(hour=3, minute=30),  # a quiet hour, in CELERY_TIMEZONE
     }
-# How long a client may take to send a request's body under gunicorn (minivoice_site/wsgi.py).
+# Under gunicorn, how long a client may take to send its headers (minivoice_site/gunicorn_worker.py)
+# and each next part of its body (minivoice_site/wsgi.py).
 REQUEST_READ_TIMEOUT_SECONDS = envint("REQUEST_READ_TIMEOUT_SECONDS", 5, minimum=1)
 # How long intake may wait on the broker before leaving an event to the sweep.
 BROKER_PUBLISH_TIMEOUT_SECONDS = envint("BROKER_PUBLISH_TIMEOUT_MS", 300, minimum=10) / 1000
@@ -332,3 +342,75 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# -- The admin's door: login throttling, idle sessions, security headers -----------------
+# Kept in one block (README, "Settings"); minivoice_site/security.py holds its code.
+# django-axes: failed logins are counted per account and per address; this many lock
+# both for MINIVOICE_LOGIN_LOCKOUT_MINUTES (a failure while locked starts the wait again),
+# and every attempt is logged (logger "axes"). The locked-out page is
+# templates/admin/locked_out.html, answered 429. `manage.py axes_reset_username NAME`
+# (or axes_reset_ip ADDRESS) lifts a lock early.
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked account or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("MINIVOICE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("MINIVOICE_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_RESET_ON_SUCCESS = True  # a person who mistypes now and then never adds up to a lock
+# The log names the account and the address (axes masks them by default): what a person
+# looking into a lock needs. Passwords are never logged.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# The address a login comes from: the socket's peer, or behind TRUSTED_PROXY_COUNT proxies
+# the address the nearest of them was reached from (X-Forwarded-For, right to left).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "minivoice_site.security.client_ip"
+
+# Idle staff are signed out: a session lasts this long after its last request.
+SESSION_COOKIE_AGE = envint("MINIVOICE_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+
+# Security headers: on every page (HTML), a Content-Security-Policy (django-csp) that
+# allows scripts, styles, audio and requests from this origin only (no inline script, no
+# inline style: the console's are static files) and frames from nowhere; on every answer,
+# X-Frame-Options: DENY, Referrer-Policy and Permissions-Policy (minivoice_site.security).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "media-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+MIDDLEWARE += [
+    "minivoice_site.security.DocumentCSPMiddleware",  # django-csp's, on HTML pages
+    "minivoice_site.security.PermissionsPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the locked-out page.
+    "axes.middleware.AxesMiddleware",
+]
+# django-axes says which version it runs at every start: noise in every command's output.
+LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}
+
+# -- Two-factor sign-in (django-otp, TOTP): minivoice_site/two_factor.py -----------------
+# Optional for staff (a confirmed TOTP device asks for its code at sign-in), required for
+# superusers when MINIVOICE_REQUIRE_2FA is on.
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp"]
+_after_auth = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+MIDDLEWARE[_after_auth:_after_auth] = [
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified()
+    "minivoice_site.two_factor.RequireTwoFactorMiddleware",
+]
+MINIVOICE_REQUIRE_2FA = envbool("MINIVOICE_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = "MiniVoice support"

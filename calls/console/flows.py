@@ -70,7 +70,8 @@ class FlowStepInline(admin.TabularInline):
         elif db_field.name == "name":
             kwargs["widget"] = forms.TextInput(attrs={"size": 14})
         elif db_field.name == "position":
-            kwargs["widget"] = forms.NumberInput(attrs={"style": "width: 4em"})
+            # A class, not a style attribute: the Content-Security-Policy allows no inline style.
+            kwargs["widget"] = forms.NumberInput(attrs={"class": "vIntegerField mv-position"})
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 

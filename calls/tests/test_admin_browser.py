@@ -44,6 +44,19 @@ ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def csp_complaints(page: Page) -> list[str]:
+    """What the browser says, from now on, of what the Content-Security-Policy blocked (an
+    inline script or style, a source from elsewhere): Chromium logs each to the console."""
+    complaints: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            complaints.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return complaints
+
+
 @pytest.fixture
 def page(monkeypatch, tmp_path):
     # Playwright's sync API runs an event loop in this thread. Data is set up before it
@@ -54,8 +67,11 @@ def page(monkeypatch, tmp_path):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(15_000)
+        complaints = csp_complaints(page)
         try:
             yield page
+            # Every page the test saw works under the CSP: nothing was blocked.
+            assert complaints == []
         finally:
             page.screenshot(path=tmp_path / "last-page.png", full_page=True)
             browser.close()

@@ -223,7 +223,7 @@ def test_a_call_in_progress_polls_for_news_and_an_ended_call_does_not(
     live_url = reverse("admin:calls_call_live", args=[going_on.pk])
     html = page(admin_client, going_on)
     assert f'data-live-url="{live_url}"' in html
-    assert "fetch(box.dataset.liveUrl" in html
+    assert "calls/timeline.js" in html  # the poll's script (a static file, for the CSP)
     assert "This call is still going on" in html
 
     assert "data-live-url" not in page(admin_client, unfinished)

@@ -20,6 +20,7 @@ COMMANDS = [
     "call_timeline",
     "dev_setup",
     "flows",
+    "add_totp_device",
 ]
 # Django's own options (--verbosity, --settings…) come with their help.
 DJANGO_OPTIONS = {"help", "version", "verbosity", "settings", "pythonpath", "traceback"}

@@ -20,7 +20,7 @@ from calls.models import Flow
 from calls.roles import FLOW_EDITORS_GROUP
 from calls.tests.console_data import PASSWORD
 from calls.tests.flow_data import main_line
-from calls.tests.test_admin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from calls.tests.test_admin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, csp_complaints
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,8 +63,10 @@ def page(monkeypatch, tmp_path):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         tab = browser.new_page(viewport={"width": 1400, "height": 900})
         tab.set_default_timeout(15_000)
+        complaints = csp_complaints(tab)
         try:
             yield tab
+            assert complaints == []  # nothing blocked by the Content-Security-Policy
         finally:
             tab.screenshot(path=tmp_path / "last-page.png", full_page=True)
             browser.close()

@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
@@ -268,3 +269,107 @@ def test_slow_clients_do_not_stall_intake(production_gunicorn_port):
         for client in stalled:
             client.close()
     assert list(WebhookEvent.objects.values_list("webhook_id", flat=True)) == ["msg_in_time"]
+
+
+def _stall_headers(port: int, count: int) -> list[socket.socket]:
+    """`count` connections that send half their headers and then say nothing more."""
+    stalled = []
+    for number in range(count):
+        client = socket.create_connection(("127.0.0.1", port), timeout=15)
+        client.sendall(
+            f"POST {WEBHOOK_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"X-Stalled: {number}\r\nContent-Ty".encode()
+        )
+        stalled.append(client)
+    return stalled
+
+
+def _deliver_signed(port: int, webhook_id: str, *, timeout: float) -> tuple[int, float]:
+    body = json.dumps(minivoice_event("call.ringing", call_id=f"call_{webhook_id}")).encode()
+    headers = signed_headers(body=body, secret=TEST_SECRET, webhook_id=webhook_id)
+    headers["Content-Type"] = "application/json"
+    started = time.monotonic()
+    try:
+        status, _, _ = _request(
+            port, "POST", body=body, headers=headers, chunked=False, timeout=timeout
+        )
+    except TimeoutError:
+        status = 0
+    return status, time.monotonic() - started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clients_that_stall_their_headers_do_not_stall_intake(production_gunicorn_port):
+    """100 connections that sent half their headers (more than gunicorn has threads) must
+    not hold up real deliveries; and each is cut off once the read timeout passes."""
+    port = production_gunicorn_port
+    # Each worker process's first requests are slow (imports, connections): not measured.
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        warm = list(
+            pool.map(lambda n: _deliver_signed(port, f"msg_warm_{n}", timeout=30), range(12))
+        )
+    assert {status for status, _ in warm} == {202}, warm
+    stalled = _stall_headers(port, 100)
+    try:
+        time.sleep(0.5)  # gunicorn has seen every one of them
+        answers = [_deliver_signed(port, f"msg_in_time_{n}", timeout=5) for n in range(6)]
+
+        # Before the read of headers was bounded, each stalled connection held a thread
+        # for good: every delivery timed out.
+        for status, waited in answers:
+            assert status == 202, answers
+            assert waited < 1, f"a real delivery waited {waited:.1f} s: {answers}"
+        # Each stalled connection is answered 408 and closed once the read timeout (2 s
+        # here) has passed since it connected.
+        deadline = time.monotonic() + 10
+        for client in stalled:
+            client.settimeout(max(0.1, deadline - time.monotonic()))
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408"), answer
+            error = json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
+            assert error["code"] == "request_timeout"
+    finally:
+        for client in stalled:
+            client.close()
+    stored = set(WebhookEvent.objects.values_list("webhook_id", flat=True))
+    assert stored == {
+        f"msg_{kind}_{n}" for kind, many in [("warm", 12), ("in_time", 6)] for n in range(many)
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_alive_connection_is_served_again_and_its_stalled_next_request_cut_off(
+    production_gunicorn_port,
+):
+    body = json.dumps(minivoice_event("call.ringing", call_id="call_kept")).encode()
+
+    def head(webhook_id: str) -> bytes:
+        headers = signed_headers(body=body, secret=TEST_SECRET, webhook_id=webhook_id)
+        return (
+            f"POST {WEBHOOK_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            + "\r\n"
+        ).encode()
+
+    with socket.create_connection(("127.0.0.1", production_gunicorn_port), timeout=10) as client:
+        for webhook_id in ["msg_kept_1", "msg_kept_2"]:
+            # The head in two pieces, the second a moment later: read as one.
+            whole = head(webhook_id)
+            client.sendall(whole[:40])
+            time.sleep(0.2)
+            client.sendall(whole[40:] + body)
+            assert _read_answer(client).startswith(b"HTTP/1.1 202"), webhook_id
+        client.sendall(head("msg_kept_3")[:60])  # and then nothing more
+        started = time.monotonic()
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+        waited = time.monotonic() - started
+
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert 1 < waited < 5  # the read timeout is 2 s here
+    stored = set(WebhookEvent.objects.values_list("webhook_id", flat=True))
+    assert stored == {"msg_kept_1", "msg_kept_2"}

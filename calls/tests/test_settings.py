@@ -78,6 +78,11 @@ SETTINGS_VARIABLES = (
     "BROKER_PUBLISH_TIMEOUT_MS",
     "MINIVOICE_EVENT_RETRY_HOURS",
     "REQUEST_READ_TIMEOUT_SECONDS",
+    "MINIVOICE_LOGIN_FAILURE_LIMIT",
+    "MINIVOICE_LOGIN_LOCKOUT_MINUTES",
+    "MINIVOICE_SESSION_IDLE_MINUTES",
+    "TRUSTED_PROXY_COUNT",
+    "MINIVOICE_REQUIRE_2FA",
 )
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test"
 
@@ -415,6 +420,11 @@ BAD_SETTINGS = [
         {"MINIVOICE_PRUNE_RECORDINGS_AFTER": "half a year"},
         "MINIVOICE_PRUNE_RECORDINGS_AFTER",
         id="prune-after-words",
+    ),
+    pytest.param(
+        {"MINIVOICE_LOGIN_LOCKOUT_MINUTES": "15m"},
+        "MINIVOICE_LOGIN_LOCKOUT_MINUTES",
+        id="lockout-minutes-with-a-unit",
     ),
     pytest.param(
         {"MINIVOICE_ALERT_WEBHOOK_URL": "ftp://chat.example/hook"},
