@@ -8,7 +8,7 @@ them); `base`, `filters` and `charts` hold what they share.
 
 from __future__ import annotations
 
-from calls.console.base import ReadOnlyAdmin, pretty_json, timestamp
+from calls.console.base import ReadOnlyAdmin, pretty_json, shown, timestamp
 from calls.console.extensions import call_page_inline_register
 from calls.console.filters import CallIdFilter, DateRangeFilter, WhenFilter
 
@@ -19,5 +19,6 @@ __all__ = [
     "WhenFilter",
     "call_page_inline_register",
     "pretty_json",
+    "shown",
     "timestamp",
 ]
