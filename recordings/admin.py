@@ -17,6 +17,7 @@ from calls.console import (
     ReadOnlyAdmin,
     WhenFilter,
     call_page_inline_register,
+    for_reader,
     shown,
     timestamp,
 )
@@ -64,7 +65,7 @@ class CallFilter(CallIdFilter):
 @call_page_inline_register
 class RecordingInline(admin.TabularInline):
     model = Recording
-    fields = ["minivoice_id", "status", "duration_seconds", "format", "failure_reason"]
+    fields = ["minivoice_id", "status", "duration_seconds", "format", "failure_reason_shown"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -72,6 +73,13 @@ class RecordingInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Recording]:
+        return for_reader(super().get_queryset(request), request)
+
+    @admin.display(description="Failure reason")
+    def failure_reason_shown(self, recording: Recording) -> str:
+        return shown(recording).text(recording.failure_reason) or "-"
 
 
 @admin.register(Recording)
