@@ -29,6 +29,7 @@ def test_a_superuser_and_a_lead_read_the_list_and_an_entry(entry, admin_client):
 
         assert listing.status_code == page.status_code == 200
         assert "203.0.113.5" in listing.content.decode()
+        assert f'href="{reverse("admin:calls_call_by_id")}?id=call_9"' in listing.content.decode()
         assert "Listened to a recording" in page.content.decode()
         assert 'name="_save"' not in page.content.decode()
         assert 'name="action"' not in listing.content.decode()  # not even "delete selected"
