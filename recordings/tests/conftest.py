@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from conftest import minivoice_event
 from minivoice_emulator import api
+from recordings.tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 API_KEY = "recordings-test-key"
 
@@ -95,3 +97,18 @@ def completed_event(recording_id: str, *, call_id: str = "call_123", seconds: in
         format="wav",
         size_bytes=44 + 16000 * seconds,
     )
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """Chromium at 1400 px, for the browser tests."""
+    # Set up after the data (fixtures listed before it): see calls/tests/test_admin_browser.py.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            browser.close()

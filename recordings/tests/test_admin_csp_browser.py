@@ -13,14 +13,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from calls.models import Call, Flow
 from calls.tests.console_data import PASSWORD, support_member
 from calls.tests.test_admin_browser import _deliver_to, csp_complaints
 from conftest import minivoice_event
 from recordings.models import AudioState, Recording
-from recordings.tests.test_listening_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,20 +30,6 @@ document.addEventListener("securitypolicyviolation", function (event) {
   window.__violations.push(event.violatedDirective + " " + (event.blockedURI || "inline"));
 });
 """
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Set up after the data (fixtures listed before it): see calls/tests/test_admin_browser.py.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
 
 
 @pytest.fixture

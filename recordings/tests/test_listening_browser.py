@@ -7,31 +7,15 @@ The call's page with its player, at 1400 px, lands in artifacts/call-page-player
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.urls import reverse
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from calls.models import Call
 from calls.tests.console_data import PASSWORD, send_call, support_member
 from recordings.models import AudioState, Recording
+from recordings.tests.browser import ARTIFACTS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # A script may start the player, as a click would.
-    "--autoplay-policy=no-user-gesture-required",
-]
-ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
 PROMPT = "Thank you for calling. This call is recorded for quality and training."
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,20 +32,6 @@ def listened_call(emulator, post_answer, post_webhook) -> Call:
     assert Recording.objects.get(call=call).audio_state == AudioState.STORED
     support_member("sam")
     return call
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Set up after the data (fixtures listed before it): see calls/tests/test_admin_browser.py.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
 
 
 def test_support_plays_a_recording_on_the_calls_page_and_seeks_in_it(

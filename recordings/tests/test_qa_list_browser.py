@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from calls.tests.console_data import PASSWORD, support_member
+from recordings.tests.browser import ARTIFACTS
 from recordings.tests.qa_data import qa_recordings
-from recordings.tests.test_listening_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,20 +25,6 @@ def week(settings, tmp_path):
     made = qa_recordings(100, audio_seconds_cap=30)
     support_member("sam")
     return made
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Set up after the data (fixtures listed before it): see calls/tests/test_admin_browser.py.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
 
 
 def sign_in(page: Page, live_server) -> None:
