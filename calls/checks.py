@@ -46,3 +46,29 @@ def alert_codes_are_known(app_configs, **kwargs) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+# What the retention settings keep, each pruned nightly by beat once set (settings.py).
+RETENTION_SETTINGS = {
+    "MINIVOICE_PRUNE_EVENTS_AFTER": "webhook events",
+    "MINIVOICE_PRUNE_EXCHANGES_AFTER": "answer_url exchanges",
+    "MINIVOICE_PRUNE_RECORDINGS_AFTER": "recordings' audio",
+    "MINIVOICE_PRUNE_TRANSCRIPTS_AFTER": "transcripts",
+}
+
+
+@register("minivoice", deploy=True)
+def retention_is_set(app_configs, **kwargs) -> list[CheckMessage]:
+    """`check --deploy`: with no retention at all, what callers said is kept for ever."""
+    if any(getattr(settings, name, None) is not None for name in RETENTION_SETTINGS):
+        return []
+    kept = ", ".join(RETENTION_SETTINGS.values())
+    return [
+        Warning(
+            f"No retention is set: {kept} are kept for ever.",
+            hint="Set one or more of "
+            + ", ".join(RETENTION_SETTINGS)
+            + " (e.g. 90d); beat prunes each nightly.",
+            id="minivoice.W010",
+        )
+    ]

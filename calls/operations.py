@@ -12,15 +12,20 @@ what it says.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 
 from calls.models import AnswerExchange, WebhookEvent
 from calls.processing.handover import events_requeue_due
+
+logger = logging.getLogger(__name__)
 
 # -- Replay ---------------------------------------------------------------------------
 
@@ -99,18 +104,47 @@ def prunable_exchanges(*, before: datetime) -> QuerySet[AnswerExchange]:
 
 def logs_prune(
     *,
-    before: datetime,
+    before: datetime | None = None,
+    events_before: datetime | None = None,
+    exchanges_before: datetime | None = None,
     batch_size: int = 1000,
     on_batch: Callable[[int], None] | None = None,
 ) -> Pruned:
-    """Delete events and exchanges received before `before`, `batch_size` rows at a time.
+    """Delete events and exchanges received before `before` (or each before its own
+    cutoff; None: that log is left alone), `batch_size` rows at a time.
 
     Each batch is its own short transaction that deletes by primary key, so no lock is
     held for long and intake keeps going meanwhile; an interrupted run keeps what it did.
     """
-    events = _delete_in_batches(prunable_events(before=before), batch_size, on_batch)
-    exchanges = _delete_in_batches(prunable_exchanges(before=before), batch_size, on_batch)
+    events_before = events_before or before
+    exchanges_before = exchanges_before or before
+    events = exchanges = 0
+    if events_before is not None:
+        events = _delete_in_batches(prunable_events(before=events_before), batch_size, on_batch)
+    if exchanges_before is not None:
+        exchanges = _delete_in_batches(
+            prunable_exchanges(before=exchanges_before), batch_size, on_batch
+        )
     return Pruned(events=events, exchanges=exchanges)
+
+
+def logs_prune_by_settings(*, now: datetime | None = None) -> Pruned:
+    """Beat's nightly retention of the logs: events older than MINIVOICE_PRUNE_EVENTS_AFTER
+    and exchanges older than MINIVOICE_PRUNE_EXCHANGES_AFTER; an unset one is kept."""
+    now = now or timezone.now()
+    events_after = settings.MINIVOICE_PRUNE_EVENTS_AFTER
+    exchanges_after = settings.MINIVOICE_PRUNE_EXCHANGES_AFTER
+    pruned = logs_prune(
+        events_before=now - events_after if events_after is not None else None,
+        exchanges_before=now - exchanges_after if exchanges_after is not None else None,
+    )
+    if pruned.events or pruned.exchanges:
+        logger.info(
+            "Pruned %s webhook event(s) and %s answer_url exchange(s)",
+            pruned.events,
+            pruned.exchanges,
+        )
+    return pruned
 
 
 def _delete_in_batches(

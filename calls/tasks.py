@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from calls.operations import logs_prune_by_settings
 from calls.problems.alerts import problems_alert
 from calls.problems.sweep import calls_check_overdue
 from calls.processing.batch import event_mark_failed, event_process, events_drain
@@ -53,3 +54,12 @@ def check_overdue_calls() -> int:
 def send_problem_alerts(problem_ids: list[int]) -> None:
     """Tell support about newly found problems (email and/or chat webhook)."""
     problems_alert(problem_ids=problem_ids)
+
+
+@shared_task
+def prune_old_logs() -> dict:
+    """Run by beat nightly when MINIVOICE_PRUNE_EVENTS_AFTER or
+    MINIVOICE_PRUNE_EXCHANGES_AFTER is set: old webhook events and answer_url exchanges
+    deleted (as `prune_events` does), each log by its own setting."""
+    pruned = logs_prune_by_settings()
+    return {"events": pruned.events, "exchanges": pruned.exchanges}

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "calls",
     "recordings",
+    # The audit trail (who replayed, published, listened, exported, saw numbers in full).
+    "audit",
     # The emulator's management commands (simulate_call, minivoice_emulator, send_webhook).
     "minivoice_emulator",
 ]
@@ -294,6 +296,37 @@ MINIVOICE_TRANSCRIBE_MODEL = envstr("MINIVOICE_TRANSCRIBE_MODEL")
 MINIVOICE_RECORDING_MAX_BYTES = envint(
     "MINIVOICE_RECORDING_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024
 )
+
+# -- Retention of logs and what callers said, and the audit trail (calls.privacy, audit) --
+# Kept in one block. Each of these is pruned nightly by beat once its variable is set
+# (180d, 12h, 30m); unset or empty, kept for ever. `check --deploy` warns when none of
+# them, nor MINIVOICE_PRUNE_RECORDINGS_AFTER (the audio, above), is set.
+# Webhook events (those still waiting for work are kept whatever their age) and
+# answer_url exchanges: `prune_events --only events|exchanges` on their own schedules.
+MINIVOICE_PRUNE_EVENTS_AFTER = envspan("MINIVOICE_PRUNE_EVENTS_AFTER")
+MINIVOICE_PRUNE_EXCHANGES_AFTER = envspan("MINIVOICE_PRUNE_EXCHANGES_AFTER")
+# Transcripts, apart from their audio (`prune_recordings --transcripts-only`).
+MINIVOICE_PRUNE_TRANSCRIPTS_AFTER = envspan("MINIVOICE_PRUNE_TRANSCRIPTS_AFTER")
+if MINIVOICE_PRUNE_EVENTS_AFTER is not None or MINIVOICE_PRUNE_EXCHANGES_AFTER is not None:
+    CELERY_BEAT_SCHEDULE["prune-old-logs"] = {
+        "task": "calls.tasks.prune_old_logs",
+        "schedule": crontab(hour=3, minute=0),  # a quiet hour, in CELERY_TIMEZONE
+    }
+if MINIVOICE_PRUNE_TRANSCRIPTS_AFTER is not None:
+    CELERY_BEAT_SCHEDULE.setdefault(
+        "prune-old-recordings",
+        {"task": "recordings.tasks.prune_old_recordings", "schedule": crontab(hour=3, minute=30)},
+    )
+# The audit trail: entries older than this are pruned nightly (never a younger one; the
+# database refuses it, audit/retention.py). At least a day.
+MINIVOICE_AUDIT_RETENTION = envspan("MINIVOICE_AUDIT_RETENTION") or timedelta(days=400)
+if MINIVOICE_AUDIT_RETENTION.total_seconds() < 24 * 3600:
+    raise ImproperlyConfigured("MINIVOICE_AUDIT_RETENTION must be at least a day (1d)")
+CELERY_BEAT_SCHEDULE["prune-old-audit"] = {
+    "task": "audit.tasks.prune_old_audit",
+    "schedule": crontab(hour=4, minute=0),
+}
+# -- End of retention and audit -------------------------------------------------------------
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,8 @@ from calls.console import (
     ReadOnlyAdmin,
     WhenFilter,
     call_page_inline_register,
+    for_reader,
+    shown,
     timestamp,
 )
 from calls.models import AnswerExchange
@@ -63,7 +65,7 @@ class CallFilter(CallIdFilter):
 @call_page_inline_register
 class RecordingInline(admin.TabularInline):
     model = Recording
-    fields = ["minivoice_id", "status", "duration_seconds", "format", "failure_reason"]
+    fields = ["minivoice_id", "status", "duration_seconds", "format", "failure_reason_shown"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -71,6 +73,13 @@ class RecordingInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Recording]:
+        return for_reader(super().get_queryset(request), request)
+
+    @admin.display(description="Failure reason")
+    def failure_reason_shown(self, recording: Recording) -> str:
+        return shown(recording).text(recording.failure_reason) or "-"
 
 
 @admin.register(Recording)
@@ -113,16 +122,16 @@ class RecordingAdmin(ReadOnlyAdmin):
         "url",
         "format",
         "size_bytes",
-        "failure_reason",
+        "failure_reason_shown",
         "audio_state",
-        "audio_error",
+        "audio_error_shown",
         "audio_tries",
         "audio_size_bytes",
         "audio_sha256",
         "audio_key",
         "audio_stored_at",
         "transcript_state",
-        "transcript",
+        "transcript_shown",
         "transcript_error",
     ]
     readonly_fields = fields
@@ -209,9 +218,9 @@ class RecordingAdmin(ReadOnlyAdmin):
         outcome = outcome_of(recording)
         reason = ""
         if outcome == "unavailable":
-            reason = recording.audio_error
+            reason = shown(recording).text(recording.audio_error)
         elif outcome == "failed":
-            reason = recording.failure_reason
+            reason = shown(recording).text(recording.failure_reason)
         elif outcome == "completed" and recording.audio_state == AudioState.PENDING:
             reason = "audio being fetched"
         label = OUTCOMES[outcome][0]
@@ -260,7 +269,21 @@ class RecordingAdmin(ReadOnlyAdmin):
                 return "—"
             state = words[recording.transcript_state]
             return format_html('<span class="mv-quiet">{}</span>', state)
-        return transcript_excerpt(recording.transcript, getattr(recording, "searched", ""))
+        # Masked before the excerpt is cut, so no cut can split a number out of the mask.
+        said = shown(recording).said(recording.transcript)
+        return transcript_excerpt(said, getattr(recording, "searched", ""))
+
+    @admin.display(description="Transcript")
+    def transcript_shown(self, recording: Recording) -> str:
+        return shown(recording).said(recording.transcript) or "-"
+
+    @admin.display(description="Failure reason")
+    def failure_reason_shown(self, recording: Recording) -> str:
+        return shown(recording).text(recording.failure_reason) or "-"
+
+    @admin.display(description="Audio error")
+    def audio_error_shown(self, recording: Recording) -> str:
+        return shown(recording).text(recording.audio_error) or "-"
 
     @admin.display(description="Listen")
     def player(self, recording: Recording) -> str:

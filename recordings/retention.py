@@ -86,22 +86,26 @@ class Pruned:
 
 
 def recordings_prune_by_settings(*, now: datetime | None = None) -> Pruned:
-    """Beat's daily retention: audio (and transcripts with MINIVOICE_PRUNE_TRANSCRIPTS)
-    of recordings older than MINIVOICE_PRUNE_RECORDINGS_AFTER; nothing when it is unset."""
-    after = settings.MINIVOICE_PRUNE_RECORDINGS_AFTER
-    if after is None:
-        return Pruned()
-    before = (now or timezone.now()) - after
+    """Beat's daily retention: the audio of recordings older than
+    MINIVOICE_PRUNE_RECORDINGS_AFTER, and transcripts older than
+    MINIVOICE_PRUNE_TRANSCRIPTS_AFTER (or, with MINIVOICE_PRUNE_TRANSCRIPTS, as old as the
+    audio pruned); nothing for what is unset."""
+    now = now or timezone.now()
+    audio_after = settings.MINIVOICE_PRUNE_RECORDINGS_AFTER
+    transcripts_after = settings.MINIVOICE_PRUNE_TRANSCRIPTS_AFTER
+    if transcripts_after is None and settings.MINIVOICE_PRUNE_TRANSCRIPTS:
+        transcripts_after = audio_after
     pruned = Pruned(
-        audio=recordings_prune_audio(before=before),
-        transcripts=recordings_prune_transcripts(before=before)
-        if settings.MINIVOICE_PRUNE_TRANSCRIPTS
+        audio=recordings_prune_audio(before=now - audio_after) if audio_after else 0,
+        transcripts=recordings_prune_transcripts(before=now - transcripts_after)
+        if transcripts_after
         else 0,
     )
     logger.info(
-        "Pruned the audio of %s recording(s) and %s transcript(s) made before %s",
+        "Pruned the audio of %s recording(s) (older than %s) and %s transcript(s) (older than %s)",
         pruned.audio,
+        audio_after,
         pruned.transcripts,
-        before,
+        transcripts_after,
     )
     return pruned

@@ -61,7 +61,8 @@ def transcribe_recording(recording_pk: int) -> str:
 
 @shared_task
 def prune_old_recordings() -> dict:
-    """Run by beat daily when MINIVOICE_PRUNE_RECORDINGS_AFTER is set: old audio (and
-    transcripts, with MINIVOICE_PRUNE_TRANSCRIPTS) deleted, metadata kept."""
+    """Run by beat daily when MINIVOICE_PRUNE_RECORDINGS_AFTER or
+    MINIVOICE_PRUNE_TRANSCRIPTS_AFTER is set: old audio and transcripts deleted, each by
+    its own setting, metadata kept."""
     pruned = recordings_prune_by_settings()
     return {"audio": pruned.audio, "transcripts": pruned.transcripts}

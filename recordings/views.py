@@ -5,7 +5,11 @@ login and a permission each, never from a public media URL. Range requests are h
 With the audio in an S3 bucket, the view checks the same permission and answers with a
 redirect to a presigned link to the object, valid for minutes: the bucket serves the
 bytes and their ranges, and the app's threads are not held by a stream. Each visit to the
-view signs a new link, so a page opened later never holds an expired one."""
+view signs a new link, so a page opened later never holds an expired one.
+
+Both go on the audit trail: each download, and listening once per user and recording in
+each ten-minute window (`audit.record.LISTEN_WINDOW`): a player fetches a recording in
+many Range requests, and again at every seek."""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.views import View
 
+from audit.models import AuditEntry
+from audit.record import About, audit_record, audit_record_once
 from recordings import storage
 from recordings.models import AudioState, Recording
 from recordings.ranges import Unsatisfiable, byte_range
@@ -38,10 +44,11 @@ class RecordingAudioView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm(DOWNLOAD_PERMISSION if self.download else LISTEN_PERMISSION):
             raise PermissionDenied
-        recording = get_object_or_404(Recording, pk=pk)
+        recording = get_object_or_404(Recording.objects.select_related("call"), pk=pk)
         if recording.audio_state != AudioState.STORED or not recording.audio_key:
             state = recording.get_audio_state_display().lower()
             return _not_here(f"This recording's audio is not stored here ({state}).")
+        _audit(request, recording, download=self.download)
         try:
             link = storage.audio_link(recording.audio_key, attachment=self.download)
             if link:  # S3: the bucket serves the bytes (and their ranges) for a few minutes
@@ -49,6 +56,16 @@ class RecordingAudioView(View):
             return audio_response(request, recording, attachment=self.download)
         except OSError:  # gone from storage behind our back: say so, never a 500
             return _not_here("This recording's audio is missing from storage.")
+
+
+def _audit(request: HttpRequest, recording: Recording, *, download: bool) -> None:
+    about = About.row(
+        recording, call_id=recording.call.minivoice_id, detail=recording.minivoice_id or ""
+    )
+    if download:
+        audit_record(actor=request, action=AuditEntry.Action.RECORDING_DOWNLOADED, about=about)
+    else:
+        audit_record_once(actor=request, action=AuditEntry.Action.RECORDING_LISTENED, about=about)
 
 
 def _not_here(message: str) -> HttpResponse:

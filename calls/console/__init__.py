@@ -8,7 +8,7 @@ them); `base`, `filters` and `charts` hold what they share.
 
 from __future__ import annotations
 
-from calls.console.base import ReadOnlyAdmin, pretty_json, timestamp
+from calls.console.base import ReadOnlyAdmin, for_reader, pretty_json, shown, timestamp
 from calls.console.extensions import call_page_inline_register
 from calls.console.filters import CallIdFilter, DateRangeFilter, WhenFilter
 
@@ -18,6 +18,8 @@ __all__ = [
     "ReadOnlyAdmin",
     "WhenFilter",
     "call_page_inline_register",
+    "for_reader",
     "pretty_json",
+    "shown",
     "timestamp",
 ]

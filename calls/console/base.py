@@ -1,5 +1,6 @@
 """What every support page shares: read-only log admins, a paginator that does not count
-millions of rows, and MiniVoice's JSON shown as JSON."""
+millions of rows, MiniVoice's JSON shown as JSON, and phone numbers as the reader may see
+them (calls.privacy)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect, QueryDict
+from django.db.models import BooleanField, Model, QuerySet, Value
+from django.http import HttpRequest, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from calls import privacy
 from calls.protocol import contract
 from calls.protocol.actions import action_name
 
@@ -59,6 +62,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return for_reader(super().get_queryset(request), request)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
@@ -77,6 +83,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
+def for_reader(queryset: QuerySet, request: HttpRequest) -> QuerySet:
+    """Each row says whether this request's reader sees numbers in full.
+
+    The admin's column and field methods get the row, never the request, and a ModelAdmin
+    serves every thread at once: an annotation is the request's own, on its own rows.
+    """
+    full = privacy.sees_full_numbers(request.user)
+    return queryset.annotate(numbers_in_full=Value(full, output_field=BooleanField()))
+
+
+def shown(row: Model, *, known: tuple[str, ...] = ()) -> privacy.Shown:
+    """Numbers as the reader of `row` (see `for_reader`) sees them; masked unless told."""
+    return privacy.Shown(full=bool(getattr(row, "numbers_in_full", False)), known=known)
+
+
 def storable(text: str) -> str:
     """Text as the database keeps it: NUL (which PostgreSQL refuses) becomes U+FFFD, as
     intake stores it, so a search or filter finds what was stored instead of failing."""
@@ -92,18 +113,19 @@ def storable_query(query: QueryDict) -> QueryDict:
     return cleaned
 
 
-def pretty_json(value: object) -> str:
-    """JSON laid out for reading, escaped once; text that is not JSON as it is."""
-    return format_html('<pre class="mv-json">{}</pre>', indent_json(value))
+def pretty_json(value: object, shown: privacy.Shown) -> str:
+    """JSON laid out for reading, escaped once, its numbers as the reader may see them;
+    text that is not JSON as it is."""
+    return format_html('<pre class="mv-json">{}</pre>', indent_json(value, shown))
 
 
-def indent_json(value: object) -> str:
+def indent_json(value: object, shown: privacy.Shown) -> str:
     if isinstance(value, str):
         try:
             value = contract.parse_json_object(value.encode())
         except contract.MalformedRequest:
-            return value
-    return json.dumps(value, indent=2, ensure_ascii=False)
+            return shown.text(value)
+    return json.dumps(shown.data(value), indent=2, ensure_ascii=False)
 
 
 def call_url(call_id: str) -> str:

@@ -10,9 +10,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from audit.models import AuditEntry
+from audit.record import About, audit_entries_about_call, audit_record
 from calls.console import views
 from calls.console.actions import ReplayPermissionMixin, replay_call_events
-from calls.console.base import ReadOnlyAdmin, storable, timestamp
+from calls.console.base import ReadOnlyAdmin, shown, storable, timestamp
 from calls.console.extensions import call_page_inlines
 from calls.console.filters import (
     DateRangeFilter,
@@ -65,25 +67,25 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
                 "fields": [
                     "minivoice_id",
                     "status_shown",
-                    "last_step",
+                    "last_step_words",
                     "last_step_time",
                     "flow_step_shown",
                 ]
             },
         ),
-        ("Caller", {"fields": ["direction", "from_number", "to_number"]}),
+        ("Caller", {"fields": ["direction", "from_shown", "to_shown"]}),
         ("Times", {"fields": ["started", "answered", "ended", "duration"]}),
         ("What MiniVoice and we said", {"fields": ["answer_exchanges", "webhook_events"]}),
     ]
     readonly_fields = [
         "minivoice_id",
         "status_shown",
-        "last_step",
+        "last_step_words",
         "last_step_time",
         "flow_step_shown",
         "direction",
-        "from_number",
-        "to_number",
+        "from_shown",
+        "to_shown",
         "started",
         "answered",
         "ended",
@@ -164,7 +166,12 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         call = self.get_object(request, object_id)
         extra_context = dict(extra_context or {})
         if call is not None and self.has_view_permission(request, call):
+            if request.method == "GET":
+                _audit_numbers_seen(request, call)
             extra_context.update(views.timeline_context(call=call, request=request))
+            extra_context["audit_entries"] = [
+                _audit_line(entry) for entry in audit_entries_about_call(call.minivoice_id)
+            ]
         return super().change_view(request, object_id, form_url, extra_context)
 
     # -- Columns --------------------------------------------------------------------------
@@ -175,7 +182,10 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
 
     @admin.display(description="From → to")
     def people(self, call: Call) -> str:
-        return f"{call.from_number or '?'} → {call.to_number or '?'}"
+        numbers = shown(call)
+        return (
+            f"{numbers.number(call.from_number) or '?'} → {numbers.number(call.to_number) or '?'}"
+        )
 
     @admin.display(description="Status", ordering="status")
     def status_shown(self, call: Call) -> str:
@@ -214,21 +224,23 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         problems = list(call.problems.all())
         if not problems:
             return "—"
+        text = _shown_text(call)
         return format_html_join(
             " ",
             '<span class="mv-problem mv-{}" title="{}">{}</span>',
-            ((p.severity, p.message, p.get_code_display()) for p in problems),
+            ((p.severity, text(p.message), p.get_code_display()) for p in problems),
         )
 
     @admin.display(description="Last step", ordering="last_step_at")
     def last_step_shown(self, call: Call) -> str:
         """The flow's step the caller reached, and under it the last thing we heard of
         (an event can come after it: the recording started, the call ended)."""
+        text = _shown_text(call)
         if not call.flow_position:
-            return _shortened(call.last_step or "—")
+            return _shortened(text(call.last_step) or "—")
         # The step's words are on the first line already: the second says what came of it
         # ("say, transfer"; "Call ended (completed) after: say, transfer").
-        detail = call.last_step.replace(call.flow_position + ": ", "")
+        detail = text(call.last_step.replace(call.flow_position + ": ", ""))
         return format_html(
             '<span class="mv-flow-step">{}</span><br><span class="mv-step-detail">{}</span>',
             _shortened(call.flow_position),
@@ -236,6 +248,18 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         )
 
     # -- The page's fields ----------------------------------------------------------------
+
+    @admin.display(description="From")
+    def from_shown(self, call: Call) -> str:
+        return shown(call).number(call.from_number) or "—"
+
+    @admin.display(description="To")
+    def to_shown(self, call: Call) -> str:
+        return shown(call).number(call.to_number) or "—"
+
+    @admin.display(description="Last step")
+    def last_step_words(self, call: Call) -> str:
+        return _shown_text(call)(call.last_step) or "—"
 
     @admin.display(description="Last step reached at")
     def last_step_time(self, call: Call) -> str:
@@ -270,6 +294,33 @@ class CallAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         query = urlencode({"q": call.minivoice_id})
         count = AnswerExchange.objects.filter(call_minivoice_id=call.minivoice_id).count()
         return format_html('<a href="{}?{}">{} exchange(s)</a>', url, query, count)
+
+
+def _shown_text(call: Call):
+    """Free text about the call (a step, a problem) as the reader sees its numbers."""
+    return shown(call, known=(call.from_number, call.to_number)).text
+
+
+def _audit_numbers_seen(request: HttpRequest, call: Call) -> None:
+    """A reader who sees numbers in full opens a call that has some: on the trail."""
+    if (call.from_number or call.to_number) and shown(call).full:
+        audit_record(
+            actor=request,
+            action=AuditEntry.Action.NUMBERS_VIEWED,
+            about=About.row(call, call_id=call.minivoice_id, detail="the call's page"),
+        )
+
+
+def _audit_line(entry: AuditEntry) -> str:
+    """`Listened to a recording (rec_1) by ana at 2026-05-29 14:02:03 UTC`."""
+    detail = f" ({entry.detail})" if entry.detail else ""
+    return format_html(
+        "{}{} by <strong>{}</strong> at {}",
+        entry.get_action_display(),
+        detail,
+        entry.who,
+        timestamp(entry.at),
+    )
 
 
 def _shortened(text: str, length: int = 60) -> str:

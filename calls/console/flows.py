@@ -3,7 +3,10 @@ page, publishing and rollback, the versions with who published them, a diff betw
 two, and "Try it".
 
 Flow editors (`calls.roles`) edit and publish; Support sees flows and versions only. The
-server's checks decide what can be published, whatever the form let through.
+server's checks decide what can be published, whatever the form let through. Publishing
+and rollback go on the audit trail, in the same transaction as the change. A reader who
+may neither change flows nor see numbers in full sees the test numbers (staff's own
+phones) masked; a flow's own numbers and transfer destinations are the business's lines.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from audit.models import AuditEntry
+from audit.record import About, audit_record
+from calls import privacy
 from calls.flows.checks import Checked
 from calls.flows.diff import diff_documents
 from calls.flows.document import DocumentError, read_document
@@ -89,7 +96,18 @@ class FlowAdmin(admin.ModelAdmin):
         "test_numbers",
         "live_shown",
     ]
-    readonly_fields = ["live_shown"]
+    readonly_fields = ["live_shown", "test_numbers_shown"]
+
+    def get_fields(self, request: HttpRequest, obj: Flow | None = None):
+        """Test numbers masked for a reader who may not change them nor see them."""
+        fields = super().get_fields(request, obj)
+        if _masks_test_numbers(request, self, obj):
+            return ["test_numbers_shown" if field == "test_numbers" else field for field in fields]
+        return fields
+
+    @admin.display(description="test numbers")
+    def test_numbers_shown(self, flow: Flow) -> str:
+        return ", ".join(privacy.mask_number(str(number)) for number in flow.test_numbers) or "—"
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name in ("numbers", "test_numbers"):
@@ -154,7 +172,13 @@ class FlowAdmin(admin.ModelAdmin):
             raise PermissionDenied
         page = reverse("admin:calls_flow_change", args=[flow.pk])
         try:
-            version = flow_publish(flow=flow, by=request.user)
+            with transaction.atomic():
+                version = flow_publish(flow=flow, by=request.user)
+                audit_record(
+                    actor=request,
+                    action=AuditEntry.Action.FLOW_PUBLISHED,
+                    about=About.row(flow, detail=f"{flow.name}: v{version.number}"),
+                )
         except PublishRefused as refused:
             self.message_user(
                 request,
@@ -184,9 +208,19 @@ class FlowAdmin(admin.ModelAdmin):
     def rollback_view(self, request: HttpRequest, flow_id: int, number: int) -> HttpResponse:
         if request.method != "POST" or not request.user.has_perm(PUBLISH_PERMISSION):
             raise PermissionDenied
-        version = get_object_or_404(FlowVersion, flow_id=flow_id, number=number)
+        version = get_object_or_404(
+            FlowVersion.objects.select_related("flow"), flow_id=flow_id, number=number
+        )
         try:
-            flow_rollback(version=version, by=request.user)
+            with transaction.atomic():
+                flow_rollback(version=version, by=request.user)
+                audit_record(
+                    actor=request,
+                    action=AuditEntry.Action.FLOW_ROLLED_BACK,
+                    about=About.row(
+                        version.flow, detail=f"{version.flow.name}: v{number} live again"
+                    ),
+                )
         except PublishRefused as refused:
             self.message_user(request, f"Not made live: {refused}", messages.ERROR)
         else:
@@ -199,6 +233,8 @@ class FlowAdmin(admin.ModelAdmin):
         before = request.GET.get("before", live)
         after = request.GET.get("after", DRAFT)
         documents = {side: _document_json(flow, side) for side in (before, after)}
+        if _masks_test_numbers(request, self, flow):
+            documents = {side: _test_numbers_masked(doc) for side, doc in documents.items()}
         if any(document is None for document in documents.values()):
             return self._page(
                 request, flow, "diff", {"unknown": True, "before": before, "after": after}
@@ -250,6 +286,19 @@ class FlowAdmin(admin.ModelAdmin):
                 **context,
             },
         )
+
+
+def _masks_test_numbers(request: HttpRequest, model_admin: FlowAdmin, flow: Flow | None) -> bool:
+    if privacy.sees_full_numbers(request.user):
+        return False
+    return not model_admin.has_change_permission(request, flow)
+
+
+def _test_numbers_masked(document: dict | None) -> dict | None:
+    if not isinstance(document, dict) or not isinstance(document.get("test_numbers"), list):
+        return document
+    masked = [privacy.mask_number(str(number)) for number in document["test_numbers"]]
+    return {**document, "test_numbers": masked}
 
 
 def _draft_checked(flow: Flow) -> Checked | DocumentError:

@@ -18,6 +18,7 @@ from calls.console.base import (
     action_names,
     link_to_call,
     pretty_json,
+    shown,
     timestamp,
 )
 from calls.console.filters import (
@@ -61,7 +62,7 @@ class AnswerExchangeAdmin(ReadOnlyAdmin):
         "response_status",
         "latency",
         "outcome",
-        "error",
+        "error_shown",
         "request",
         "response",
     ]
@@ -104,12 +105,17 @@ class AnswerExchangeAdmin(ReadOnlyAdmin):
                 "query": exchange.query_string,
                 "body": _json_or_text(exchange.request_body),
                 "variables": exchange.variables,
-            }
+            },
+            shown(exchange),
         )
 
     @admin.display(description="What we returned")
     def response(self, exchange: AnswerExchange) -> str:
-        return pretty_json(exchange.response_body)
+        return pretty_json(exchange.response_body, shown(exchange))
+
+    @admin.display(description="Error")
+    def error_shown(self, exchange: AnswerExchange) -> str:
+        return shown(exchange).text(exchange.error) or "-"
 
 
 def _json_or_text(body: str) -> object:
@@ -155,7 +161,7 @@ class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
         "attempts",
         "next_try",
         "processed",
-        "error",
+        "error_shown",
         "body",
         "request_headers",
     ]
@@ -208,25 +214,36 @@ class WebhookEventAdmin(ReplayPermissionMixin, ReadOnlyAdmin):
 
     @admin.display(description="Body as received")
     def body(self, event: WebhookEvent) -> str:
-        return pretty_json(event.raw_body)
+        return pretty_json(event.raw_body, shown(event))
 
     @admin.display(description="Headers")
     def request_headers(self, event: WebhookEvent) -> str:
-        return pretty_json(event.headers)
+        return pretty_json(event.headers, shown(event))
+
+    @admin.display(description="Processing error")
+    def error_shown(self, event: WebhookEvent) -> str:
+        # A traceback can quote the payload it failed on.
+        return shown(event).text(event.error) or "-"
 
 
 @admin.register(CallProblem)
 class CallProblemAdmin(ReadOnlyAdmin):
-    list_display = ["detected", "call_link", "code", "severity", "message"]
+    list_display = ["detected", "call_link", "code", "severity", "message_shown"]
     list_filter = ["code", "severity"]
     list_select_related = ["call"]
     search_fields = ["call__minivoice_id__exact"]
     search_help_text = "A call id, exactly as MiniVoice sent it."
     show_facets = admin.ShowFacets.NEVER
+    fields = ["call_link", "code", "severity", "message_shown", "detected", "notified_at"]
+    readonly_fields = fields
 
     @admin.display(description="Found", ordering="detected_at")
     def detected(self, problem: CallProblem) -> str:
         return timestamp(problem.detected_at)
+
+    @admin.display(description="Message")
+    def message_shown(self, problem: CallProblem) -> str:
+        return shown(problem).text(problem.message)
 
     @admin.display(description="Call", ordering="call__minivoice_id")
     def call_link(self, problem: CallProblem) -> str:

@@ -1,13 +1,16 @@
 """The call page's timeline, its JSON export and its live refresh.
 
 All three read the same `build_timeline`, so the page, the export and `call_timeline`
-never disagree.
+never disagree. Each masks phone numbers for a reader who may not see them in full
+(calls.privacy) as the last step before it answers: the timeline's HTML as text, the
+export as data, transcripts (digits said aloud) before they are rendered.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import ceil
 
 from django.core.exceptions import PermissionDenied
@@ -17,17 +20,22 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from audit.models import AuditEntry
+from audit.record import About, audit_record
+from calls import privacy
 from calls.console import schema as openapi
 from calls.console.base import indent_json, timestamp
 from calls.console.charts import lane_chart
 from calls.intake.views import IgnoreAcceptHeader
 from calls.models import Call
+from calls.recordings_port import RecordingRow
 from calls.timeline import build_timeline, say_offset, timeline_json
 from calls.timeline.lanes import build_lanes
 from calls.timeline.types import Entry, Timeline
@@ -55,10 +63,15 @@ class Row:
     gap_before: int = 0  # events left out just before this row
 
 
+def numbers_shown(*, call: Call, request: HttpRequest) -> privacy.Shown:
+    """The call's numbers as this reader sees them; its own numbers are looked for in any
+    shape (a number MiniVoice sent without its +)."""
+    return privacy.shown_to(request.user, known=(call.from_number, call.to_number))
+
+
 def timeline_context(*, call: Call, request: HttpRequest) -> dict:
     timeline = build_timeline(call_id=call.minivoice_id, max_events=MAX_EVENTS)
     return {
-        "timeline": timeline,
         "timeline_html": render_timeline(timeline=timeline, call=call, request=request),
         "live_url": reverse("admin:calls_call_live", args=[call.pk]) if is_live(call) else "",
         "export_url": reverse("admin:calls_call_timeline_json", args=[call.pk]),
@@ -71,9 +84,12 @@ def is_live(call: Call) -> bool:
 
 
 def render_timeline(*, timeline: Timeline, call: Call, request: HttpRequest) -> str:
-    """The request is the reader's: a recording's player shows only to those who may listen."""
+    """The request is the reader's: a recording's player shows only to those who may
+    listen, and numbers in full only to those who may see them."""
+    shown = numbers_shown(call=call, request=request)
+    timeline = _transcripts_shown(timeline, shown)
     events_url = reverse("admin:calls_webhookevent_changelist")
-    return render_to_string(
+    html = render_to_string(
         "admin/calls/call/timeline.html",
         {
             "timeline": timeline,
@@ -86,6 +102,39 @@ def render_timeline(*, timeline: Timeline, call: Call, request: HttpRequest) -> 
         },
         request=request,
     )
+    # The story, the chart's tooltips, the entries and their exact JSON, all at once. Still
+    # safe HTML: the masks replace digits with digits, `+` and bullets, nothing else
+    # (calls.privacy), in a page every value of which was escaped as it was rendered.
+    return mark_safe(shown.text(html))
+
+
+def _transcripts_shown(timeline: Timeline, shown: privacy.Shown) -> Timeline:
+    """The timeline with its transcripts' numbers said aloud masked (in copies of the
+    recordings: nothing read here is ever saved)."""
+    if shown.full or not any(recording.transcript for recording in timeline.recordings):
+        return timeline
+    copies = {
+        id(recording): _transcript_shown(recording, shown) for recording in timeline.recordings
+    }
+    entries = [
+        replace(entry, recording=copies[id(entry.recording)])
+        if entry.recording is not None and id(entry.recording) in copies
+        else entry
+        for entry in timeline.entries
+    ]
+    return replace(timeline, recordings=list(copies.values()), entries=entries)
+
+
+def _transcript_shown(recording: RecordingRow, shown: privacy.Shown) -> RecordingRow:
+    masked = copy.copy(recording)
+    masked.transcript = shown.said(recording.transcript)
+    masked.transcript_segments = [
+        {**segment, "text": shown.said(segment.get("text", ""))}
+        if isinstance(segment, dict)
+        else segment
+        for segment in recording.transcript_segments or []
+    ]
+    return masked
 
 
 def _rows(timeline: Timeline) -> list[Row]:
@@ -123,20 +172,25 @@ def _admin_url(entry: Entry) -> str:
 
 
 def _raw(entry: Entry) -> list[tuple[str, str]]:
-    """The exact JSON behind an entry, laid out once (never JSON escaped inside JSON)."""
+    """The exact JSON behind an entry, laid out once (never JSON escaped inside JSON).
+    Numbers in full here: `render_timeline` masks the page they end up in."""
+    full = privacy.Shown(full=True)
     if entry.exchange is not None:
         exchange = entry.exchange
         return [
-            ("What we returned", indent_json(exchange.response_body)),
-            ("What MiniVoice sent", indent_json(exchange.request_body or exchange.query_string)),
-            ("Request headers", indent_json(exchange.request_headers)),
+            ("What we returned", indent_json(exchange.response_body, full)),
+            (
+                "What MiniVoice sent",
+                indent_json(exchange.request_body or exchange.query_string, full),
+            ),
+            ("Request headers", indent_json(exchange.request_headers, full)),
         ]
     if entry.event is not None:
         event = entry.event
-        raw = [("Body as received", indent_json(event.raw_body))]
+        raw = [("Body as received", indent_json(event.raw_body, full))]
         if event.error:
             raw.append(("Processing error", event.error))
-        raw.append(("Headers", indent_json(event.headers)))
+        raw.append(("Headers", indent_json(event.headers, full)))
         return raw
     return []
 
@@ -171,8 +225,19 @@ class TimelineExportView(_CallView):
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
         call = self.call(request, pk)
+        shown = numbers_shown(call=call, request=request)
         timeline = build_timeline(call_id=call.minivoice_id, max_events=MAX_EVENTS)
-        body = json.dumps(timeline_json(timeline), cls=DjangoJSONEncoder, indent=2)
+        document = shown.data(timeline_json(timeline))
+        body = json.dumps(document, cls=DjangoJSONEncoder, indent=2)
+        audit_record(
+            actor=request,
+            action=AuditEntry.Action.TIMELINE_EXPORTED,
+            about=About.row(
+                call,
+                call_id=call.minivoice_id,
+                detail="numbers in full" if shown.full else "numbers masked",
+            ),
+        )
         response = HttpResponse(body, content_type="application/json")
         safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in call.minivoice_id)
         response["Content-Disposition"] = f'attachment; filename="call-{safe_name}.json"'

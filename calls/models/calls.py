@@ -70,6 +70,8 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Support sees numbers masked; Support leads see them in full (calls.privacy).
+        permissions = [("view_full_numbers", "Can see callers' phone numbers in full")]
         # What support's call list filters and sorts on, newest first; the phone numbers
         # for search by number.
         indexes = [

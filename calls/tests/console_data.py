@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from calls.models import Call
-from calls.roles import SUPPORT_GROUP
+from calls.roles import SUPPORT_GROUP, SUPPORT_LEADS_GROUP
 from conftest import minivoice_event
 
 PASSWORD = "a-long-passphrase"
@@ -101,6 +101,13 @@ def support_member(username: str = "sam") -> object:
     """A staff user in the Support group (made by migrate), nothing more."""
     user = get_user_model().objects.create_user(username, password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+    return user
+
+
+def support_lead(username: str = "lea") -> object:
+    """A staff user in the Support leads group (made by migrate): numbers in full."""
+    user = get_user_model().objects.create_user(username, password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=SUPPORT_LEADS_GROUP))
     return user
 
 

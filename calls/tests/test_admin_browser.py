@@ -118,8 +118,9 @@ def test_support_finds_a_call_by_id_and_reads_its_story(calls, live_server, page
     banner = page.locator("#mv-problems")
     expect(banner).to_contain_text("What went wrong on this call")
     expect(banner).to_contain_text("Recording never completed")
+    # Support sees numbers masked (calls.privacy; test_numbers_browser.py for more).
     expect(page.locator("#mv-story")).to_contain_text(
-        "+15550100 called +15550199 on 2026-05-29 at 12:00:00 UTC"
+        "+1•••••0100 called +1•••••0199 on 2026-05-29 at 12:00:00 UTC"
     )
     expect(page.locator("#mv-story")).to_contain_text("before the recording completed")
     chart = page.locator("svg.mv-lanes")

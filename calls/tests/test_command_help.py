@@ -15,6 +15,7 @@ COMMANDS = [
     "replay_events",
     "reconcile",
     "prune_events",
+    "prune_audit",
     "validate_actions",
     "send_webhook",
     "call_timeline",

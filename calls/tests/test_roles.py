@@ -8,7 +8,14 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from calls.models import AnswerExchange, Call, CallProblem, WebhookEvent
-from calls.roles import FLOW_EDITORS_CAN, FLOW_EDITORS_GROUP, SUPPORT_GROUP, support_group_ensure
+from calls.roles import (
+    FLOW_EDITORS_CAN,
+    FLOW_EDITORS_GROUP,
+    SUPPORT_GROUP,
+    SUPPORT_LEADS_GROUP,
+    support_group_ensure,
+    support_leads_group_ensure,
+)
 from calls.tests.console_data import logged_in, send_call, support_member
 from recordings.models import Recording
 
@@ -47,6 +54,23 @@ def test_making_the_group_again_restores_exactly_the_view_permissions(db):
 
     assert _codes(Group.objects.get(name=SUPPORT_GROUP)) == VIEW_PERMISSIONS
     assert Group.objects.filter(name=SUPPORT_GROUP).count() == 1
+
+
+def test_migrate_leaves_a_support_leads_group_that_also_sees_numbers_and_the_audit_trail(db):
+    codes = _codes(Group.objects.get(name=SUPPORT_LEADS_GROUP))
+
+    assert codes == VIEW_PERMISSIONS | {"calls.view_full_numbers", "audit.view_auditentry"}
+
+
+def test_making_the_leads_group_again_restores_exactly_its_permissions(db):
+    group = Group.objects.get(name=SUPPORT_LEADS_GROUP)
+    group.permissions.add(Permission.objects.get(codename="change_auditentry"))
+    group.permissions.remove(Permission.objects.get(codename="view_full_numbers"))
+
+    support_leads_group_ensure()
+
+    assert "calls.view_full_numbers" in _codes(group)
+    assert "audit.change_auditentry" not in _codes(group)
 
 
 def test_migrate_leaves_a_flow_editors_group_that_edits_and_publishes_flows(db):

@@ -59,6 +59,10 @@ SETTINGS_VARIABLES = (
     "MINIVOICE_PRUNE_RECORDINGS_AFTER",
     "MINIVOICE_RECORDING_FETCH_LEASE_SECONDS",
     "MINIVOICE_PRUNE_TRANSCRIPTS",
+    "MINIVOICE_PRUNE_EVENTS_AFTER",
+    "MINIVOICE_PRUNE_EXCHANGES_AFTER",
+    "MINIVOICE_PRUNE_TRANSCRIPTS_AFTER",
+    "MINIVOICE_AUDIT_RETENTION",
     "MINIVOICE_ALERT_CODES",
     "MINIVOICE_ALERT_EMAILS",
     "MINIVOICE_ALERT_WEBHOOK_URL",
@@ -364,6 +368,8 @@ def production(**overrides: str) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "example.com",
         "MINIVOICE_WEBHOOK_SECRET": TEST_SECRET,
+        # Production keeps callers' data for a while, not for ever (check --deploy warns).
+        "MINIVOICE_PRUNE_EVENTS_AFTER": "90d",
         **overrides,
     }
 

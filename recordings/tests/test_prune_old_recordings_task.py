@@ -1,14 +1,17 @@
 """Beat's nightly retention: with MINIVOICE_PRUNE_RECORDINGS_AFTER set, beat's schedule
 names `recordings.tasks.prune_old_recordings`, which prunes as `prune_recordings` does
 (transcripts too with MINIVOICE_PRUNE_TRANSCRIPTS); unset, nothing is scheduled and the
-task prunes nothing."""
+task prunes nothing. Transcripts can have a retention of their own,
+MINIVOICE_PRUNE_TRANSCRIPTS_AFTER, their audio kept (`prune_recordings --transcripts-only`)."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from minivoice_emulator.tests.processes import environment, manage
@@ -105,3 +108,54 @@ def test_unset_the_task_prunes_nothing(emulator, old_and_new, settings):
 
     assert set(Recording.objects.values_list("audio_state", flat=True)) == {AudioState.STORED}
     assert len(emulator.stored_files()) == 2
+
+
+# -- Transcripts on a retention of their own (MINIVOICE_PRUNE_TRANSCRIPTS_AFTER) ----------
+
+
+def states(recording) -> tuple[str, str]:
+    recording.refresh_from_db()
+    return recording.audio_state, recording.transcript_state
+
+
+@pytest.mark.django_db
+def test_the_task_prunes_old_transcripts_by_their_own_setting_and_keeps_the_audio(
+    emulator,
+    old_and_new,
+    settings,
+):
+    settings.MINIVOICE_PRUNE_RECORDINGS_AFTER = None
+    settings.MINIVOICE_PRUNE_TRANSCRIPTS_AFTER = timedelta(days=30)
+    old, new = old_and_new
+
+    assert prune_old_recordings() == {"audio": 0, "transcripts": 1}
+
+    assert states(old) == (AudioState.STORED, TranscriptState.PRUNED)
+    assert states(new) == (AudioState.STORED, TranscriptState.DONE)
+    assert len(emulator.stored_files()) == 2
+
+
+@pytest.mark.django_db
+def test_transcripts_and_audio_go_each_by_their_own_age(
+    emulator,
+    old_and_new,
+    settings,
+):
+    settings.MINIVOICE_PRUNE_RECORDINGS_AFTER = timedelta(days=365)
+    settings.MINIVOICE_PRUNE_TRANSCRIPTS_AFTER = timedelta(days=30)
+    old, _ = old_and_new
+
+    assert prune_old_recordings() == {"audio": 0, "transcripts": 1}
+    assert states(old) == (AudioState.STORED, TranscriptState.PRUNED)
+
+
+@pytest.mark.django_db
+def test_the_command_prunes_only_transcripts_when_asked(emulator, old_and_new):
+    old, new = old_and_new
+    out = StringIO()
+
+    call_command("prune_recordings", "--older-than", "30d", "--transcripts-only", stdout=out)
+
+    assert states(old) == (AudioState.STORED, TranscriptState.PRUNED)
+    assert states(new) == (AudioState.STORED, TranscriptState.DONE)
+    assert "Deleted the transcripts of 1 recording(s) made before" in out.getvalue()
