@@ -9,72 +9,24 @@ artifacts/ (git-ignored).
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from calls.models import Call, CallProblem, WebhookEvent
 from calls.protocol.signatures import signed_headers
+from calls.tests.browser import ARTIFACTS
 from calls.tests.console_data import PASSWORD, send_call, support_member
 from calls.tests.flow_data import ask, collect_url, main_line_published
 from conftest import TEST_SECRET, WEBHOOK_URL, minivoice_event
 from recordings.models import Recording
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Flags for a sandboxed, offline machine: no phoning home, no GPU, root allowed.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def csp_complaints(page: Page) -> list[str]:
-    """What the browser says, from now on, of what the Content-Security-Policy blocked (an
-    inline script or style, a source from elsewhere): Chromium logs each to the console."""
-    complaints: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            complaints.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    return complaints
-
-
-@pytest.fixture
-def page(monkeypatch, tmp_path):
-    # Playwright's sync API runs an event loop in this thread. Data is set up before it
-    # starts (fixtures listed before `page`): a query made inside it would use a
-    # connection Django's clean-up cannot see, which keeps the test database open.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(15_000)
-        complaints = csp_complaints(page)
-        try:
-            yield page
-            # Every page the test saw works under the CSP: nothing was blocked.
-            assert complaints == []
-        finally:
-            page.screenshot(path=tmp_path / "last-page.png", full_page=True)
-            browser.close()
 
 
 @pytest.fixture

@@ -12,15 +12,15 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from calls.flows.document import read_document
 from calls.flows.publishing import flow_import
 from calls.models import Flow
 from calls.roles import FLOW_EDITORS_GROUP
+from calls.tests.browser import ARTIFACTS
 from calls.tests.console_data import PASSWORD
 from calls.tests.flow_data import main_line
-from calls.tests.test_admin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, csp_complaints
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,23 +53,6 @@ def ten_steps() -> dict:
         "first_step": "menu",
         "steps": steps,
     }
-
-
-@pytest.fixture
-def page(monkeypatch, tmp_path):
-    """Chromium at 1400 px, as test_admin_browser's (see there why the flag)."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 900})
-        tab.set_default_timeout(15_000)
-        complaints = csp_complaints(tab)
-        try:
-            yield tab
-            assert complaints == []  # nothing blocked by the Content-Security-Policy
-        finally:
-            tab.screenshot(path=tmp_path / "last-page.png", full_page=True)
-            browser.close()
 
 
 @pytest.fixture

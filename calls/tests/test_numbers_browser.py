@@ -8,31 +8,17 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from calls.models import Call
+from calls.tests.browser import ARTIFACTS
 from calls.tests.console_data import send_call, support_lead, support_member
-from calls.tests.test_admin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _sign_in
+from calls.tests.test_admin_browser import _sign_in
 from recordings.models import AudioState, Recording, TranscriptState
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SAID = "Hello, this is about my order. Call me back on 415 555 0123 please."
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # As test_admin_browser's: data first (fixtures before this one), then the browser's
-    # event loop in this thread.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
 
 
 @pytest.fixture

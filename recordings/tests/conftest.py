@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
+from calls.tests.browser import chromium_page
 from conftest import minivoice_event
 from minivoice_emulator import api
-from recordings.tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 API_KEY = "recordings-test-key"
 
@@ -101,14 +100,7 @@ def completed_event(recording_id: str, *, call_id: str = "call_123", seconds: in
 
 @pytest.fixture
 def page(monkeypatch):
-    """Chromium at 1400 px, for the browser tests."""
-    # Set up after the data (fixtures listed before it): see calls/tests/test_admin_browser.py.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+    """Chromium at 1400 px, for the browser tests (set up after the data: fixtures listed
+    before it; see calls/tests/browser.py)."""
+    with chromium_page(monkeypatch) as tab:
+        yield tab

@@ -16,8 +16,9 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from calls.models import Call, Flow
+from calls.tests.browser import csp_complaints
 from calls.tests.console_data import PASSWORD, support_member
-from calls.tests.test_admin_browser import _deliver_to, csp_complaints
+from calls.tests.test_admin_browser import _deliver_to
 from conftest import minivoice_event
 from recordings.models import AudioState, Recording
 

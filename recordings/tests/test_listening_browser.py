@@ -12,9 +12,9 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from calls.models import Call
+from calls.tests.browser import ARTIFACTS
 from calls.tests.console_data import PASSWORD, send_call, support_member
 from recordings.models import AudioState, Recording
-from recordings.tests.browser import ARTIFACTS
 
 PROMPT = "Thank you for calling. This call is recorded for quality and training."
 

@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
+from calls.tests.browser import ARTIFACTS
 from calls.tests.console_data import PASSWORD, support_member
-from recordings.tests.browser import ARTIFACTS
 from recordings.tests.qa_data import qa_recordings
 
 pytestmark = pytest.mark.django_db(transaction=True)
