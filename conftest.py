@@ -19,6 +19,7 @@ from django.test import Client
 from calls import dispatch
 from calls.flows import live as flows_live
 from calls.protocol.signatures import signed_headers
+from calls.tests.browser import chromium_page, csp_complaints
 from minivoice_emulator.payloads import event_payload
 from minivoice_site.celery import app as celery_app
 
@@ -231,3 +232,17 @@ def flows_forgotten():
     flows_live.forget()
     yield
     flows_live.forget()
+
+
+@pytest.fixture
+def page(monkeypatch, tmp_path):
+    """Chromium at 1400 px for the console's browser tests (calls/tests/browser.py): it
+    fails its test if the Content-Security-Policy blocked anything on the pages it saw,
+    and keeps a screenshot of the last one in the test's tmp_path."""
+    with chromium_page(monkeypatch) as tab:
+        complaints = csp_complaints(tab)
+        try:
+            yield tab
+            assert complaints == []
+        finally:
+            tab.screenshot(path=tmp_path / "last-page.png", full_page=True)
