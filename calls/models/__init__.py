@@ -1,16 +1,16 @@
-"""The calls app's rows: a call and everything MiniVoice said about it (`calls.models.calls`),
-and the call flows staff publish (`calls.models.flows`)."""
+"""The calls app's rows: a call and its problems (`calls.models.calls`), everything said
+with MiniVoice about it (`calls.models.logs`), and the call flows staff publish
+(`calls.models.flows`)."""
 
-from calls.models.calls import (
+from calls.models.calls import Call, CallProblem
+from calls.models.flows import REVISION_ROW, Flow, FlowsRevision, FlowStep, FlowVersion
+from calls.models.logs import (
     FIRST_RETRY_DELAY,
     LONGEST_RETRY_DELAY,
     AnswerExchange,
-    Call,
-    CallProblem,
     WebhookEvent,
     retry_delay,
 )
-from calls.models.flows import REVISION_ROW, Flow, FlowsRevision, FlowStep, FlowVersion
 
 __all__ = [
     "FIRST_RETRY_DELAY",
