@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from calls.console.snapshot import dashboard_refresh
 from calls.problems.alerts import problems_alert
 from calls.problems.sweep import calls_check_overdue
 from calls.processing.batch import event_mark_failed, event_process, events_drain
@@ -53,3 +54,10 @@ def check_overdue_calls() -> int:
 def send_problem_alerts(problem_ids: list[int]) -> None:
     """Tell support about newly found problems (email and/or chat webhook)."""
     problems_alert(problem_ids=problem_ids)
+
+
+@shared_task
+def refresh_dashboard() -> None:
+    """Run by beat every MINIVOICE_DASHBOARD_REFRESH_SECONDS: the front page's figures,
+    counted once for every reader (calls.console.snapshot)."""
+    dashboard_refresh()
