@@ -22,6 +22,17 @@ EVENT_COLUMNS = (
     "processed_at", "error",
 )  # fmt: skip
 PROBLEM_COLUMNS = ("call_id", "code", "severity", "message", "detected_at", "notified_at")
+RECORDING_COLUMNS = (
+    "minivoice_id", "call_id", "status", "started_at", "completed_at", "failed_at",
+    "duration_seconds", "url", "format", "size_bytes", "failure_reason", "status_from_api",
+    "created_at", "updated_at", "audio_state", "audio_key", "audio_sha256", "audio_error",
+    "audio_tries", "transcript_state", "transcript", "transcript_segments", "transcript_error",
+)  # fmt: skip
+# Every other ended call recorded (the consent IVR's "record" step, roughly); of those,
+# one in 40 failed and one in 60 never completed: the dashboard's outcomes to count.
+RECORDED_EVERY = 2
+RECORDING_FAILED_EVERY = 40
+RECORDING_STARTED_EVERY = 60
 # Most calls are over; a few are live (the admin's status filter has something to find).
 STATUS_EVERY = {"in_progress": 50, "ringing": 97}
 
@@ -157,6 +168,35 @@ def problem_row(call_pk: int, code: str, *, created: datetime) -> str:
     detected = _ts(created + timedelta(minutes=5))
     notified = detected if severity == "error" else r"\N"
     return "\t".join([str(call_pk), code, severity, message, detected, notified]) + "\n"
+
+
+def call_recording(n: int) -> str | None:
+    """The status of call n's recording, None for a call not recorded."""
+    if n % RECORDED_EVERY or call_status(n) != "ended":
+        return None
+    turn = n // RECORDED_EVERY
+    if turn % RECORDING_FAILED_EVERY == 1:
+        return "failed"
+    if turn % RECORDING_STARTED_EVERY == 2:
+        return "started"
+    return "completed"
+
+
+def recording_row(call_pk: int, n: int, status: str, *, created: datetime) -> str:
+    """One COPY text line for recordings_recording: started a few seconds into call n,
+    its audio not fetched (no worker runs in the benchmark)."""
+    started = _ts(created + timedelta(seconds=3))
+    ended = _ts(created + timedelta(seconds=61))
+    completed, failed = status == "completed", status == "failed"
+    fields = [
+        f"rec_{call_id(n)}", str(call_pk), status, started, ended if completed else r"\N",
+        ended if failed else r"\N", "58" if completed else r"\N",
+        f"https://media.minivoice.example/rec_{call_id(n)}.wav" if completed else "",
+        "wav" if completed else "", "928000" if completed else r"\N",
+        "storage unavailable" if failed else "", "f", _ts(created), ended, "pending", "", "",
+        "", "0", "pending", "", "[]", "",
+    ]  # fmt: skip
+    return "\t".join(fields) + "\n"
 
 
 def event_row(call: int, k: int, *, created: datetime, webhook_id: str) -> str:

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from calls.console.snapshot import dashboard_refresh
 from calls.operations import logs_prune_by_settings
 from calls.problems.alerts import problems_alert
 from calls.problems.sweep import calls_check_overdue
@@ -63,3 +64,10 @@ def prune_old_logs() -> dict:
     deleted (as `prune_events` does), each log by its own setting."""
     pruned = logs_prune_by_settings()
     return {"events": pruned.events, "exchanges": pruned.exchanges}
+
+
+@shared_task
+def refresh_dashboard() -> None:
+    """Run by beat every MINIVOICE_DASHBOARD_REFRESH_SECONDS: the front page's figures,
+    counted once for every reader (calls.console.snapshot)."""
+    dashboard_refresh()

@@ -199,10 +199,25 @@ CELERY_TIMEZONE = TIME_ZONE
 # Recordings' audio work has a queue of its own, so a slow download never delays the
 # processing of webhook events: run a worker for it (`-Q recordings`).
 CELERY_TASK_ROUTES = {"recordings.tasks.*": {"queue": "recordings"}}
+# How often beat counts the dashboard's figures (calls.console.snapshot). The page shows
+# figures at most a minute old and counts by itself when the kept ones are older, so the
+# interval plus the counting (about a second at a million calls) must stay under that.
+MINIVOICE_DASHBOARD_REFRESH_SECONDS = envint("MINIVOICE_DASHBOARD_REFRESH_SECONDS", 30, minimum=5)
+if MINIVOICE_DASHBOARD_REFRESH_SECONDS > 50:
+    raise ImproperlyConfigured(
+        "MINIVOICE_DASHBOARD_REFRESH_SECONDS must be at most 50: the dashboard's figures "
+        f"are kept at most a minute old (got {MINIVOICE_DASHBOARD_REFRESH_SECONDS})"
+    )
 CELERY_BEAT_SCHEDULE = {
     "requeue-due-events": {"task": "calls.tasks.requeue_due_events", "schedule": 60.0},
     # Problems only time passing can reveal (a recording that never completed, ...).
     "check-overdue-calls": {"task": "calls.tasks.check_overdue_calls", "schedule": 60.0},
+    "refresh-dashboard": {
+        "task": "calls.tasks.refresh_dashboard",
+        "schedule": float(MINIVOICE_DASHBOARD_REFRESH_SECONDS),
+        # A count still queued when the next is due is dropped: the next one is fresher.
+        "options": {"expires": float(MINIVOICE_DASHBOARD_REFRESH_SECONDS)},
+    },
 }
 # Retention: recordings older than this (180d, 12h…) lose their audio, and their
 # transcripts too with MINIVOICE_PRUNE_TRANSCRIPTS, every night (beat, on the recordings

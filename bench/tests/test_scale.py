@@ -4,7 +4,7 @@ fill; the pages it times; the queries it counts."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -14,6 +14,7 @@ from bench.scale import fill, pages, queries, sizes
 from bench.scale.__main__ import main
 from calls.models import Call, CallProblem, WebhookEvent
 from calls.tests.test_worker import _database_url
+from recordings.models import Recording
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -258,3 +259,63 @@ def test_the_timed_pages_include_the_flow_and_last_step_filters():
     )
     assert rows.call_flow_step(rare)[:2] == (rows.FLOW, rows.RARE_STEP)
     assert urls[f"call list: flow {rows.FLOW}"][0] == "/admin/calls/call/?flow=Main+line"
+
+
+# -- The front page's week ----------------------------------------------------------------
+
+
+def test_the_fill_puts_the_share_asked_for_in_the_last_week_and_the_rest_before():
+    calls = 10_000
+    times = [fill.created_at(n, calls=calls, now=NOW) for n in range(calls)]
+
+    in_week = [t for t in times if NOW - t < fill.LAST_WEEK]
+    assert len(in_week) == 6_000  # the issue's 600,000 of 1,000,000
+    assert times == sorted(times, reverse=True)  # call 0 newest, no two parts overlapping
+    assert times[0] == NOW and NOW - fill.SPAN < times[-1] < NOW - fill.SPAN * 0.99
+
+
+def test_a_share_of_7_in_90_spreads_the_calls_evenly_as_before():
+    even = 7 / 90
+    for n in (0, 1, 333, 777, 778, 5_000, 9_999):
+        spread = fill.created_at(n, calls=10_000, now=NOW, last_week_share=even)
+        assert abs(spread - (NOW - fill.SPAN * (n / 10_000))) <= timedelta(milliseconds=1)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        fill.created_at(1, calls=10, now=NOW, last_week_share=1)
+
+
+def test_a_last_week_share_out_of_range_exits_2(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--calls", "1000", "--last-week-share", "60"])
+
+    assert exited.value.code == 2
+    assert "--last-week-share must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_recording_lines_have_one_field_per_column_and_every_outcome_comes_round():
+    statuses = [rows.call_recording(n) for n in range(6_000)]
+    line = rows.recording_row(41, 2, "completed", created=NOW)
+
+    assert len(line.rstrip("\n").split("\t")) == len(rows.RECORDING_COLUMNS)
+    recorded = [status for status in statuses if status]
+    assert 0.4 < len(recorded) / len(statuses) < 0.5  # every other ended call
+    assert {status: recorded.count(status) for status in set(recorded)}.keys() == {
+        "completed",
+        "failed",
+        "started",
+    }
+    assert not any(rows.call_recording(n) for n in range(6_000) if rows.call_status(n) != "ended")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_fill_copies_each_calls_recording_onto_that_call_at_its_time():
+    made = fill.fill(_database_url(), calls=600, big_call_events=5, now=NOW)
+
+    expected = {(rows.call_id(n), status) for n in range(600) if (status := rows.call_recording(n))}
+    stored = set(Recording.objects.values_list("call__minivoice_id", "status"))
+    assert stored == expected and made["recordings"] == len(expected)
+    assert made["last_week"] == 360
+    completed = next(n for n in range(600) if rows.call_recording(n) == "completed")
+    recording = Recording.objects.get(call__minivoice_id=rows.call_id(completed))
+    assert recording.created_at == recording.call.created_at
+    assert recording.completed_at > recording.started_at

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django import template
+from django.utils import timezone
 
 from calls.console.dashboard import dashboard
+from calls.console.snapshot import dashboard_snapshot
 
 register = template.Library()
 
@@ -14,4 +16,10 @@ def support_dashboard(context) -> dict:
     request = context.get("request")
     if request is None or not request.user.has_perm("calls.view_call"):
         return {"shown": False}
-    return {"shown": True, **dashboard()}
+    now = timezone.now()
+    snapshot = dashboard_snapshot(now=now)
+    return {
+        "shown": True,
+        "counted_here": snapshot.counted_here,
+        **dashboard(counts=snapshot.counts, taken_at=snapshot.taken_at, now=now),
+    }
