@@ -201,6 +201,12 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-due-events": {"task": "calls.tasks.requeue_due_events", "schedule": 60.0},
     # Problems only time passing can reveal (a recording that never completed, ...).
     "check-overdue-calls": {"task": "calls.tasks.check_overdue_calls", "schedule": 60.0},
+    # Audio whose fetch was asked for and lost (a worker killed right after its batch
+    # committed, the broker away then): asked again (on the recordings queue).
+    "fetch-audio-never-asked": {
+        "task": "recordings.tasks.fetch_audio_never_asked",
+        "schedule": 60.0,
+    },
 }
 # Retention: recordings older than this (180d, 12h…) lose their audio, and their
 # transcripts too with MINIVOICE_PRUNE_TRANSCRIPTS, every night (beat, on the recordings
