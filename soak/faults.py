@@ -51,14 +51,14 @@ class Injector(threading.Thread):
 
     def run(self) -> None:
         waiting = list(self.faults)
-        while waiting and not self._stop.wait(0.25):
+        while not self._stop.wait(0.25):
             count = self._count()
             if count is None:
                 continue
-            self.started_count = count
-            fault = waiting[0]
-            if count < fault.at_share * self.calls:
+            self.started_count = count  # the progress line's, after the faults too
+            if not waiting or count < waiting[0].at_share * self.calls:
                 continue
+            fault = waiting[0]
             waiting.pop(0)
             began = time.monotonic()
             fault.calls_started = count
