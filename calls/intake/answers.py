@@ -6,6 +6,7 @@ one transaction, and slow work never runs inside one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import (
+    DatabaseError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -82,8 +84,11 @@ def answer_call(
             if time.monotonic() + DATABASE_RETRY_PAUSE >= away_until:
                 raise
             logger.warning("answer_url: database away; trying again", exc_info=True)
-            if transaction.get_autocommit():  # not inside a caller's transaction
-                connection.close()  # a new one, once the server is back
+            # A new connection once the server is back (unless inside a caller's
+            # transaction); one that could not even connect has nothing to close.
+            with contextlib.suppress(DatabaseError):
+                if transaction.get_autocommit():
+                    connection.close()
             time.sleep(DATABASE_RETRY_PAUSE)
 
 
