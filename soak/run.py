@@ -151,7 +151,7 @@ def soak(options, *, logs: Path) -> dict:
         postgres = stack.enter_context(servers.postgres(logs))
         redis = stack.enter_context(servers.redis(logs))
         media_root = logs / "media"
-        api_key = secrets.token_urlsafe(16)
+        api_key = secrets.token_hex(16)  # never starting with "-", which reads as an option
         env = processes.app_environment(
             database_url=postgres.url, broker_url=redis.url, secret=new_secret()
         )
