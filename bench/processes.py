@@ -164,20 +164,21 @@ class Server:
     command: list[str]
 
 
-def gunicorn_command(port: int) -> list[str]:
+def gunicorn_command(port: int, *, app: str = "bench.wsgi") -> list[str]:
     """Production's command: with the repository's gunicorn.conf.py once it exists (read
-    by default from the working directory), else the README's `--workers 4`."""
-    command = [sys.executable, "-m", "gunicorn", "bench.wsgi", "--bind", f"127.0.0.1:{port}"]
+    by default from the working directory), else the README's `--workers 4`. `app`:
+    the benchmark's WSGI app (the app and the reference view) or production's own."""
+    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
     if not (ROOT / "gunicorn.conf.py").exists():
         command += ["--workers", "4"]
     return command
 
 
 @contextlib.contextmanager
-def gunicorn(*, env: dict, workdir: Path) -> Iterator[Server]:
+def gunicorn(*, env: dict, workdir: Path, app: str = "bench.wsgi") -> Iterator[Server]:
     port = free_port()
     log = workdir / "gunicorn.log"
-    command = gunicorn_command(port)
+    command = gunicorn_command(port, app=app)
     base_url = f"http://127.0.0.1:{port}"
     with started(command, env=env, log=log, name="gunicorn") as process:
         wait_for(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 import random
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+
+from django.db import OperationalError, connection
 
 from calls.protocol import contract
 from minivoice_emulator import api, verdict
@@ -21,6 +24,9 @@ from minivoice_emulator.flows import ANY_NUMBER, CALLER, FlowToPlay
 from minivoice_emulator.runner import CallRunner, PlayedCall
 from minivoice_emulator.scenarios import Scenario
 from minivoice_emulator.transport import Delivery, Latencies, Transport
+
+# How long the verdicts wait for the app's database to come back (a restart takes seconds).
+DATABASE_AWAY_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -105,14 +111,29 @@ def play(plan: Plan, *, on_played: Callable[[Result], None] | None = None) -> Se
     results.sort(key=lambda result: order[result.played.call_id])
     if plan.judge:
         for result in results:
-            verdict.wait_until_processed(result.played)
-            result.verdict = verdict.judge(
-                result.played,
+            result.verdict = _judged(plan, result.played)
+    return Session(results=results, latencies=latencies)
+
+
+def _judged(plan: Plan, played: PlayedCall) -> verdict.Verdict:
+    """The call's verdict, read again on a new connection while the database is away
+    (restarting, as in a soak), for up to DATABASE_AWAY_SECONDS."""
+    deadline = time.monotonic() + DATABASE_AWAY_SECONDS
+    while True:
+        try:
+            verdict.wait_until_processed(played)
+            return verdict.judge(
+                played,
                 app_answer_url=plan.app_answer_url,
                 flow=plan.flow,
                 stops_at_first_prompt=plan.scenario.stops_at_first_prompt,
             )
-    return Session(results=results, latencies=latencies)
+        except OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            # The connection that failed is no use once the server is back.
+            connection.close()
+            time.sleep(0.5)
 
 
 def _play_one(plan: Plan, call_id: str, index: int, latencies: Latencies) -> Result:

@@ -1,7 +1,10 @@
 """Delivering MiniVoice's requests over real HTTP, the way MiniVoice does, or worse.
 
 Webhooks are retried on any non-2xx answer or no answer, as the contract says MiniVoice
-does (with a short back-off here: a test run must not wait minutes). With chaos, they
+does, with a back-off shorter than MiniVoice's (a test run must not wait minutes): a
+refusal (4xx) a few times within a second, since waiting does not change a signature;
+no answer, a 5xx, a 408 or a 429 for up to half a minute, the app being away for a
+while (a database or gunicorn restarting) and back. With chaos, they
 also arrive shuffled, some twice (sometimes both copies at the same moment), and one
 is sent and abandoned before its answer, as a timed-out delivery is, then retried.
 """
@@ -9,6 +12,7 @@ is sent and abandoned before its answer, as a timed-out delivery is, then retrie
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import socket
 import threading
@@ -23,7 +27,12 @@ from minivoice_emulator.payloads import encode, signed_json_headers
 
 WEBHOOK_PATH = "/minivoice/webhooks/"
 ANSWER_PATH = "/minivoice/answer/"
-RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4)  # seconds between tries; then the delivery is lost
+RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4)  # seconds between tries after a refusal; then it is lost
+# The app away (no answer, 5xx, 408, 429): the same back-off, doubling up to this much
+# between tries, until this long after the first try; then the delivery is lost.
+AWAY_MAX_DELAY = 2.0
+AWAY_RETRY_SECONDS = 30.0
+AWAY_STATUSES = (408, 429)
 DUPLICATE_RATE = 0.2
 CONCURRENT_DUPLICATE_RATE = 0.15
 
@@ -118,6 +127,18 @@ def send_and_abandon(url: str, *, body: bytes, headers: dict) -> None:
         pass  # as lost as a timed-out delivery: the retry follows either way
 
 
+def retry_delay(attempt: int, *, reply: Reply | None, since: float) -> float | None:
+    """Seconds before the next try of a delivery whose try number `attempt` (from 0) got
+    `reply` (None: no answer), first tried at `since` (monotonic); None: give up."""
+    away = reply is None or reply.status >= 500 or reply.status in AWAY_STATUSES
+    if not away:
+        return RETRY_DELAYS[attempt] if attempt < len(RETRY_DELAYS) else None
+    delay = min(AWAY_MAX_DELAY, RETRY_DELAYS[0] * 2**attempt)
+    if time.monotonic() + delay - since > AWAY_RETRY_SECONDS:
+        return None
+    return delay
+
+
 class Transport:
     """Signed requests from one call to the app at `base_url`."""
 
@@ -184,7 +205,8 @@ class Transport:
         return {"body": body, "headers": headers}
 
     def _send_until_acknowledged(self, delivery: Delivery) -> None:
-        for delay in (*RETRY_DELAYS, None):
+        started = time.monotonic()
+        for attempt in itertools.count():
             delivery.attempts += 1
             try:
                 reply = post(
@@ -198,6 +220,7 @@ class Transport:
                 if 200 <= reply.status < 300:
                     delivery.acknowledged += 1
                     return
+            delay = retry_delay(attempt, reply=reply, since=started)
             if delay is None:
                 return  # lost: the verdict reports it
             time.sleep(delay)

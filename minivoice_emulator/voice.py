@@ -58,6 +58,10 @@ def _spoken(text: str, speaker: str) -> bytes:
     sox = subprocess.run(
         [
             "sox",
+            # No dither: sox's default adds random noise, so the same words would make
+            # different bytes each time, and a recording's audio (and its SHA-256) would
+            # depend on which thread made it first.
+            "-D",
             "-t",
             "wav",
             "-",

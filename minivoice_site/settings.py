@@ -218,6 +218,12 @@ CELERY_BEAT_SCHEDULE = {
         # A count still queued when the next is due is dropped: the next one is fresher.
         "options": {"expires": float(MINIVOICE_DASHBOARD_REFRESH_SECONDS)},
     },
+    # Audio whose fetch was asked for and lost (a worker killed right after its batch
+    # committed, the broker away then): asked again (on the recordings queue).
+    "fetch-audio-never-asked": {
+        "task": "recordings.tasks.fetch_audio_never_asked",
+        "schedule": 60.0,
+    },
 }
 # Retention: recordings older than this (180d, 12h…) lose their audio, and their
 # transcripts too with MINIVOICE_PRUNE_TRANSCRIPTS, every night (beat, on the recordings

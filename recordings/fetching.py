@@ -162,6 +162,26 @@ def recordings_fetch_again(*, recordings: QuerySet[Recording]) -> list[int]:
     return pks
 
 
+def recordings_never_asked(*, untouched_for: timedelta) -> list[int]:
+    """Completed recordings whose audio was never tried, nor is being tried, though they
+    have not changed for `untouched_for`: their fetch was asked for after the batch that
+    completed them committed, and the asking was lost (the worker killed between the
+    two, the broker away). The pks, oldest first, for the fetch to be asked again; a
+    second ask of one that is on its way finds it claimed or stored and does nothing."""
+    return list(
+        Recording.objects.filter(
+            status=Recording.Status.COMPLETED,
+            audio_state=AudioState.PENDING,
+            audio_tries=0,
+            audio_fetching_since__isnull=True,
+            updated_at__lt=timezone.now() - untouched_for,
+        )
+        .exclude(minivoice_id=None)
+        .order_by("updated_at", "pk")
+        .values_list("pk", flat=True)[:1000]
+    )
+
+
 def recordings_for_fetch(
     *,
     recording_ids: list[str] = (),

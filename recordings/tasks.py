@@ -14,15 +14,23 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from recordings.fetching import recording_audio_give_up, recording_fetch_audio
+from recordings.fetching import (
+    recording_audio_give_up,
+    recording_fetch_audio,
+    recordings_never_asked,
+)
 from recordings.retention import recordings_prune_by_settings
 from recordings.transcribing import recording_transcribe
+from recordings.work import audio_fetch_send
 
 # Back-off between tries: 10 s, doubling, at most 4 minutes. Kept under the broker's
 # visibility timeout (5 minutes), past which Redis would hand a waiting retry to a
 # second worker.
 FIRST_RETRY_SECONDS = 10
 MAX_RETRY_SECONDS = 240
+# A completed recording whose audio nobody tried this long after it last changed lost its
+# ask (beat's sweep asks again): longer than the recordings queue takes to start a fetch.
+NEVER_ASKED_AFTER = timedelta(minutes=2)
 # Another worker's claim: looked at again when it runs out (a worker killed mid-download
 # leaves one), a few times at most, so a duplicate of a task never spins.
 BUSY_MAX_RETRIES = 5
@@ -66,3 +74,10 @@ def prune_old_recordings() -> dict:
     its own setting, metadata kept."""
     pruned = recordings_prune_by_settings()
     return {"audio": pruned.audio, "transcripts": pruned.transcripts}
+
+
+@shared_task
+def fetch_audio_never_asked() -> int:
+    """Run by beat every minute: ask again for the audio of completed recordings whose
+    fetch was never tried (the ask was lost); how many were asked for."""
+    return audio_fetch_send(recordings_never_asked(untouched_for=NEVER_ASKED_AFTER))

@@ -6,14 +6,23 @@ one transaction, and slow work never runs inside one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
 from calls import flows
@@ -35,6 +44,12 @@ from calls.rows import (
 
 logger = logging.getLogger(__name__)
 
+# How long an answer waits for a database that went away (a restart takes a second or
+# so) before the caller gets the apology (the view's fallback), and between tries; well
+# within the 10 seconds MiniVoice gives a webhook (CONTRACT.md says none for an answer).
+DATABASE_AWAY_SECONDS = 3.0
+DATABASE_RETRY_PAUSE = 0.25
+
 
 # -- answer_url ---------------------------------------------------------------------------
 
@@ -53,11 +68,28 @@ def answer_call(
     fails there, which rolls back all it did, and reads back the exchange stored first.
     Replays are rare, so the usual request pays no lookup for them.
     """
-    try:
-        return _answer_and_log(request=request, answer=answer, answer_url=answer_url)
-    except _Replayed:
-        # A replay, or the same request twice at once: the first one logged is the answer.
-        return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+    away_until = time.monotonic() + DATABASE_AWAY_SECONDS
+    while True:
+        try:
+            try:
+                return _answer_and_log(request=request, answer=answer, answer_url=answer_url)
+            except _Replayed:
+                # A replay, or the same request twice at once: the first one logged is
+                # the answer.
+                return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+        except (OperationalError, InterfaceError):
+            # The database away for a moment (restarting, failing over): the caller is
+            # better served by the flow a second later than by the apology now. Nothing
+            # was stored, or all of it was and the next try reads it back as a replay.
+            if time.monotonic() + DATABASE_RETRY_PAUSE >= away_until:
+                raise
+            logger.warning("answer_url: database away; trying again", exc_info=True)
+            # A new connection once the server is back (unless inside a caller's
+            # transaction); one that could not even connect has nothing to close.
+            with contextlib.suppress(DatabaseError):
+                if transaction.get_autocommit():
+                    connection.close()
+            time.sleep(DATABASE_RETRY_PAUSE)
 
 
 class _Replayed(Exception):

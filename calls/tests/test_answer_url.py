@@ -14,6 +14,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from calls import flows
+from calls.intake import answers
 from calls.models import AnswerExchange, Call, WebhookEvent
 from calls.protocol import contract
 from calls.protocol.actions import action_name, validate_payload
@@ -646,6 +647,48 @@ def test_database_failure_still_answers_the_fallback(send, monkeypatch):
 
 
 @pytest.mark.django_db
+def test_a_database_away_for_a_moment_still_answers_the_flow_and_logs_it_once(send, monkeypatch):
+    real, tries = answers._answer_and_log, []
+
+    def away_then_back(**kwargs):
+        tries.append(1)
+        if len(tries) < 3:  # a restart: the first two tries find no server
+            raise OperationalError("connection failed: the database system is shutting down")
+        return real(**kwargs)
+
+    monkeypatch.setattr(answers, "_answer_and_log", away_then_back)
+    monkeypatch.setattr(answers, "DATABASE_RETRY_PAUSE", 0.01)
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode(), webhook_id="msg_away")
+
+    assert_default_flow(response)
+    assert len(tries) == 3
+    exchange = AnswerExchange.objects.get()
+    assert (exchange.webhook_id, exchange.call.minivoice_id) == ("msg_away", "call_123")
+    assert json.loads(exchange.response_body) == response.json()
+
+
+@pytest.mark.django_db
+def test_a_database_away_for_longer_gets_the_fallback_in_bounded_time(send, monkeypatch):
+    tries = []
+
+    def away(**kwargs):
+        tries.append(1)
+        raise OperationalError("connection failed: Connection refused")
+
+    monkeypatch.setattr(answers, "_answer_and_log", away)
+    monkeypatch.setattr(answers, "DATABASE_AWAY_SECONDS", 0.2)
+    monkeypatch.setattr(answers, "DATABASE_RETRY_PAUSE", 0.05)
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
+
+    assert response.status_code == 200
+    assert response.json() == flows.FALLBACK_PAYLOAD
+    assert 2 <= len(tries) <= 4
+    assert not Call.objects.exists()
+
+
+@pytest.mark.django_db
 def test_fallback_answer_is_logged_without_a_call_with_the_error(send, monkeypatch):
     def database_down(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
@@ -705,9 +748,11 @@ def test_fallback_is_still_answered_when_logging_it_fails_too(send, monkeypatch,
     assert "Could not log an answer_url exchange" in caplog.text
 
 
-def exchange_insert_fails_once():
+def exchange_insert_fails(monkeypatch):
     """The database fails on the first statement that logs an exchange (on PostgreSQL,
-    the one that also inserts a new call), then comes back for the fallback's log."""
+    the one that also inserts a new call), with no time left to try again, then comes
+    back for the fallback's log."""
+    monkeypatch.setattr(answers, "DATABASE_AWAY_SECONDS", 0)
     failed = []
 
     def wrapper(execute, sql, params, many, context):
@@ -720,8 +765,8 @@ def exchange_insert_fails_once():
 
 
 @pytest.mark.django_db
-def test_database_failure_midway_leaves_no_half_recorded_call(send):
-    with exchange_insert_fails_once():
+def test_database_failure_midway_leaves_no_half_recorded_call(send, monkeypatch):
+    with exchange_insert_fails(monkeypatch):
         response = send(body=json.dumps(CONTRACT_EXAMPLE).encode())
 
     assert response.status_code == 200
@@ -730,12 +775,12 @@ def test_database_failure_midway_leaves_no_half_recorded_call(send):
 
 
 @pytest.mark.django_db
-def test_database_failure_midway_leaves_a_known_call_as_it_was(send):
+def test_database_failure_midway_leaves_a_known_call_as_it_was(send, monkeypatch):
     send(body=json.dumps(CONTRACT_EXAMPLE).encode())
     before = Call.objects.values().get()
     later = {**CONTRACT_EXAMPLE, "created_at": "2026-05-29T12:00:30Z"}
 
-    with exchange_insert_fails_once():
+    with exchange_insert_fails(monkeypatch):
         response = send(body=json.dumps(later).encode())
 
     assert response.json() == flows.FALLBACK_PAYLOAD

@@ -313,6 +313,15 @@ def test_speech_is_espeak_ng_at_a_phone_lines_rate():
     assert voice.speech(GREETING, "caller") != said
 
 
+@pytest.mark.skipif(not voice.can_speak(), reason="needs espeak-ng and sox (make audio-tools)")
+def test_the_same_words_make_the_same_bytes_every_time():
+    # Not from the cache: a recording's audio, and its SHA-256, must not depend on which
+    # thread first made its words.
+    made = {voice._spoken(GREETING, "prompt") for _ in range(3)}
+
+    assert len(made) == 1
+
+
 def test_registration_keeps_only_the_well_formed_words_heard(serve):
     server = serve()
     document = {
