@@ -1,8 +1,9 @@
 """Celery tasks: thin wrappers that fetch by id and call a service.
 
-Retries are not Celery's: a failed event's next try is scheduled in its row
+An event's retries are not Celery's: a failed event's next try is scheduled in its row
 (`WebhookEvent.record_failure`) and sent by the sweep, so no retry waits in the broker
-where a dead worker or a broker outage could lose it.
+where a dead worker or a broker outage could lose it. (A drain that found the database
+away is tried again by Celery, sooner than the sweep; losing that retry loses nothing.)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import traceback
 from datetime import timedelta
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from calls.console.snapshot import dashboard_refresh
 from calls.operations import logs_prune_by_settings
@@ -24,7 +26,17 @@ from calls.processing.handover import events_requeue_due
 PENDING_TOO_LONG = timedelta(minutes=2)
 
 
-@shared_task(acks_late=True)
+@shared_task(
+    acks_late=True,
+    # The database away for a moment (a restart, a failover): drain again once it is
+    # back, rather than leave the stored events to the sweep's two minutes. Harmless: the
+    # events' rows say what is left to do. Celery closes the broken connection after the
+    # failed try (its Django fix-up), so the next one connects anew.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,  # 1, 2, 4 … seconds
+    retry_backoff_max=30,
+    max_retries=8,
+)
 def drain_pending_events() -> int:
     """Process pending events until none is left: what intake wakes (calls.dispatch)."""
     return events_drain()

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection, utils
+from django.db import OperationalError, connection, utils
 from psycopg import errors
 
 from calls import tasks
@@ -68,3 +68,40 @@ def test_a_task_whose_writes_were_refused_leaves_no_read_only_connection_behind(
     tasks.process_webhook_event.apply(args=[event.pk])
     event.refresh_from_db()
     assert event.state == WebhookEvent.State.PROCESSED
+
+
+@pytest.mark.django_db
+def test_a_drain_that_finds_the_database_away_drains_again_once_it_is_back(monkeypatch):
+    # A PostgreSQL restart under a worker: its drain fails on the dropped connection.
+    # Left at that, the stored events waited for the sweep's two minutes.
+    tries = []
+
+    def away_then_back() -> int:
+        tries.append(1)
+        if len(tries) < 3:
+            raise OperationalError("terminating connection due to administrator command")
+        return 5
+
+    monkeypatch.setattr(tasks, "events_drain", away_then_back)
+
+    result = tasks.drain_pending_events.apply()
+
+    assert (result.get(), len(tries)) == (5, 3)
+
+
+@pytest.mark.django_db
+def test_a_drain_whose_events_themselves_fail_is_not_tried_again(monkeypatch):
+    # Only the database going away is worth another try; anything else is a bug, which
+    # the events' own retries (their rows) take care of.
+    tries = []
+
+    def broken() -> int:
+        tries.append(1)
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(tasks, "events_drain", broken)
+
+    result = tasks.drain_pending_events.apply()
+
+    assert isinstance(result.result, ValueError)
+    assert len(tries) == 1
