@@ -67,22 +67,20 @@ def answer_call(
     exchange's unique webhook_id decides it, on the insert that logs the answer: a replay
     fails there, which rolls back all it did, and reads back the exchange stored first.
     Replays are rare, so the usual request pays no lookup for them.
+
+    A database that went away for a moment (a restart, a failover) is waited for, up to
+    DATABASE_AWAY_SECONDS: the caller is better served by the flow a second later than
+    by the apology now.
     """
     away_until = time.monotonic() + DATABASE_AWAY_SECONDS
     while True:
         try:
-            try:
-                return _answer_and_log(request=request, answer=answer, answer_url=answer_url)
-            except _Replayed:
-                # A replay, or the same request twice at once: the first one logged is
-                # the answer.
-                return AnswerExchange.objects.get(webhook_id=request.webhook_id)
+            return _answer_or_replay(request=request, answer=answer, answer_url=answer_url)
         except (OperationalError, InterfaceError):
-            # The database away for a moment (restarting, failing over): the caller is
-            # better served by the flow a second later than by the apology now. Nothing
-            # was stored, or all of it was and the next try reads it back as a replay.
+            # Safe to try again: nothing was stored, or all of it was and the next try
+            # reads it back as a replay.
             if time.monotonic() + DATABASE_RETRY_PAUSE >= away_until:
-                raise
+                raise  # the view answers the apology
             logger.warning("answer_url: database away; trying again", exc_info=True)
             # A new connection once the server is back (unless inside a caller's
             # transaction); one that could not even connect has nothing to close.
@@ -90,6 +88,16 @@ def answer_call(
                 if transaction.get_autocommit():
                     connection.close()
             time.sleep(DATABASE_RETRY_PAUSE)
+
+
+def _answer_or_replay(
+    *, request: InboundRequest, answer: contract.AnswerRequest, answer_url: str
+) -> AnswerExchange:
+    try:
+        return _answer_and_log(request=request, answer=answer, answer_url=answer_url)
+    except _Replayed:
+        # A replay, or the same request twice at once: the first one logged is the answer.
+        return AnswerExchange.objects.get(webhook_id=request.webhook_id)
 
 
 class _Replayed(Exception):
