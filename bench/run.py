@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import statistics
 import tempfile
@@ -28,6 +27,7 @@ import psycopg
 from rich.table import Table
 
 from bench import follow_up, processes, processing, profile, stats
+from bench.cli import sigterm_as_interrupt
 from bench.cpu import machine_busy_ticks
 from bench.load import HarnessError, LoadResult, run_load
 from bench.output import ARTIFACTS, console, print_profile, print_table, utc_stamp
@@ -136,16 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[red]{tool} is not installed (make bench installs wrk).[/]")
             return 1
 
-    # SIGTERM (CI cancelling) unwinds like Ctrl-C, so every `with` stops its part.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with sigterm_as_interrupt():
         return _run(options)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def _run(options) -> int:

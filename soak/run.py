@@ -30,6 +30,7 @@ from pathlib import Path
 import psycopg
 
 from bench import processes
+from bench.cli import OneLineParser, sigterm_as_interrupt
 from bench.load import HarnessError
 from bench.output import ARTIFACTS, console, utc_stamp
 from bench.recordings.emulator import emulator
@@ -41,13 +42,6 @@ from soak.report import print_table, progress_line
 FLOW_FILE = processes.ROOT / "calls" / "flows" / "examples" / "consent-ivr.json"
 FAULT_SHARES = (0.25, 0.50, 0.75)
 PROGRESS_SECONDS = 5.0
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """A bad option is said in one line (and exit 2), not after the whole usage."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,15 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         console.print(f"[red]The soak needs {', '.join(missing)}.[/]")
         return 1
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with sigterm_as_interrupt():
         return _run(options)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def _run(options) -> int:

@@ -7,13 +7,13 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import tempfile
 from pathlib import Path
 
 import psycopg
 
 from bench import processes
+from bench.cli import OneLineParser, sigterm_as_interrupt
 from bench.load import HarnessError
 from bench.output import ARTIFACTS, console, measure_and_save
 from bench.recordings import lag, phases, report, speech
@@ -28,13 +28,6 @@ TOOLS = {
     "espeak-ng": "make audio-tools installs it",
     "sox": "make audio-tools installs it",
 }
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """A bad option is said in one line (and exit 2), not after the whole usage."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         console.print(f"[red]Missing: {', '.join(missing)}.[/]")
         return 1
-    # SIGTERM (CI cancelling) unwinds like Ctrl-C, so every `with` stops its part.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with sigterm_as_interrupt():
         return measure_and_save(
             lambda stamp: measure(options, stamp=stamp),
             command="bench-recordings",
@@ -140,12 +131,6 @@ def main(argv: list[str] | None = None) -> int:
             failures=(HarnessError,),
             interrupted="everything started was stopped and its database dropped",
         )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def measure(options: argparse.Namespace, *, stamp: str) -> dict:
