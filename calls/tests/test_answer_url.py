@@ -7,7 +7,9 @@ the Call it names and the AnswerExchange that logs the request and our exact ans
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
@@ -666,6 +668,33 @@ def test_a_database_away_for_a_moment_still_answers_the_flow_and_logs_it_once(se
     exchange = AnswerExchange.objects.get()
     assert (exchange.webhook_id, exchange.call.minivoice_id) == ("msg_away", "call_123")
     assert json.loads(exchange.response_body) == response.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_waits_for_a_database_server_that_refused_to_connect(
+    send, monkeypatch, free_tcp_port
+):
+    # A restart as the answer comes: the connection is gone and a new one is refused.
+    if connection.vendor != "postgresql":
+        pytest.skip("a database server that refuses connections: PostgreSQL")
+    port = connection.settings_dict["PORT"]
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "PORT", str(free_tcp_port))  # nobody there
+    pauses = []
+
+    def server_back_after(seconds: float) -> None:
+        pauses.append(seconds)
+        connection.settings_dict["PORT"] = port
+
+    monkeypatch.setattr(
+        answers, "time", SimpleNamespace(monotonic=time.monotonic, sleep=server_back_after)
+    )
+
+    response = send(body=json.dumps(CONTRACT_EXAMPLE).encode(), webhook_id="msg_restart")
+
+    assert_default_flow(response)
+    assert len(pauses) == 1
+    assert AnswerExchange.objects.get().webhook_id == "msg_restart"
 
 
 @pytest.mark.django_db
