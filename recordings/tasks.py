@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from recordings.fetching import (
     recording_audio_give_up,
@@ -61,7 +62,16 @@ def fetch_recording_audio(self, recording_pk: int) -> str:
     return "unavailable"
 
 
-@shared_task(acks_late=True)
+@shared_task(
+    acks_late=True,
+    # The database away for a moment (a restart) as the transcript is read or kept: its
+    # failure could not even be written, so the transcript would stay pending for good.
+    # Tried again once it is back; any other failure is kept on the recording.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,  # 2, 4, 8 … seconds
+    retry_backoff_max=60,
+    max_retries=6,
+)
 def transcribe_recording(recording_pk: int) -> str:
     """Transcribe a stored recording; a failure is kept on it, never retried blindly."""
     return recording_transcribe(recording_pk=recording_pk)
