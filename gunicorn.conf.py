@@ -10,6 +10,7 @@ gives up on a webhook after 10 seconds, so no client may hold intake for longer.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 
 from minivoice_site.env import envint, envstr
@@ -25,3 +26,13 @@ threads = envint("GUNICORN_THREADS", 16, minimum=1)
 timeout = envint("GUNICORN_TIMEOUT", 30, minimum=1)
 graceful_timeout = 30
 keepalive = 5
+
+
+def post_worker_init(worker) -> None:
+    """The app is loaded in this worker: what it made at start-up (Django, the URL
+    resolver, the flows) lives as long as the worker, so the garbage collector is told
+    to stop scanning it. Measured in process on the answer_url (bench/LOG.md): a full
+    collection took 38 ms with those objects tracked, 3 ms frozen; the collector's
+    share of a request fell from 4.7 % to 1.9 %."""
+    gc.freeze()
+    worker.log.info("Froze %d start-up objects out of garbage collection", gc.get_freeze_count())

@@ -233,6 +233,16 @@ def test_malformed_chunked_body_is_a_400_not_a_500(gunicorn_port):
     assert not WebhookEvent.objects.exists()
 
 
+def test_each_worker_takes_its_start_up_objects_out_of_garbage_collection(
+    production_gunicorn_port, tmp_path
+):
+    # gunicorn.conf.py's post_worker_init: a full collection then skips Django's
+    # start-up objects, which live as long as the worker.
+    frozen = re.findall(r"Froze (\d+) start-up objects", (tmp_path / "gunicorn.log").read_text())
+    assert frozen
+    assert min(int(count) for count in frozen) > 10_000
+
+
 @pytest.mark.django_db(transaction=True)
 def test_slow_clients_do_not_stall_intake(production_gunicorn_port):
     """Clients that declare more body than they send must not hold up a real delivery."""
