@@ -22,10 +22,10 @@ from bench import processes, processing
 from bench.cpu import machine_busy_ticks, process_tree_cpu_seconds
 from bench.load import HarnessError, LoadResult, run_load
 from bench.output import console
+from bench.phases import LAG_CONNECTIONS, calibrate_delay
 from bench.recordings import calls
 from bench.recordings.calls import RecordedCall
 from bench.recordings.phases import Parts
-from bench.run import LAG_CONNECTIONS, calibrate_delay
 
 WEBHOOKS = "/minivoice/webhooks/"
 BUSY_MARGIN_SECONDS = 15  # work beyond the phase: start-up, and a slower machine

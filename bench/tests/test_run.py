@@ -8,7 +8,8 @@ import pytest
 
 from bench import processes
 from bench.load import HarnessError
-from bench.run import WAKE_FLAG, calibrate_delay, main, summarise
+from bench.phases import WAKE_FLAG, calibrate_delay
+from bench.run import main, summarise
 from calls.dispatch import WAKE_FLAG as APP_WAKE_FLAG
 
 
