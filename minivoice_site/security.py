@@ -1,6 +1,6 @@
 """The admin's door: which address a login attempt comes from (django-axes locks by it),
 the Content-Security-Policy on pages and the Permissions-Policy header. The rest is
-settings (minivoice_site/settings.py, "The admin's door"): django-axes, django-csp,
+settings (minivoice_site/settings/door.py): django-axes, django-csp,
 Django's own security headers."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ admin.site.login_form = TwoFactorLoginForm
 urlpatterns = [
     path("minivoice/", include("calls.urls")),
     path("admin/", admin.site.urls),
-    # The OpenAPI document and its rendering (who may read them: settings.py, README).
+    # The OpenAPI document and its rendering (who may read them: settings/api_schema.py, README).
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
