@@ -48,7 +48,8 @@ def alert_codes_are_known(app_configs, **kwargs) -> list[CheckMessage]:
     return []
 
 
-# What the retention settings keep, each pruned nightly by beat once set (minivoice_site/settings/retention.py).
+# What the retention settings keep, each pruned nightly by beat once set
+# (minivoice_site/settings/retention.py).
 RETENTION_SETTINGS = {
     "MINIVOICE_PRUNE_EVENTS_AFTER": "webhook events",
     "MINIVOICE_PRUNE_EXCHANGES_AFTER": "answer_url exchanges",
